@@ -1,0 +1,22 @@
+"""JSON API /api/v1 for staff and integrations: bearer tokens, no session, no CSRF."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from ..json_errors import error_response
+from .common import ApiError, authenticate
+
+bp = Blueprint("api", __name__)
+bp.before_request(authenticate)
+
+
+@bp.errorhandler(ApiError)
+def api_error(exc: ApiError):
+    response = error_response(exc.status, exc.message)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="mini-crm"'
+    return response
+
+
+from . import contacts, leads, operators, sources  # noqa: E402,F401  (routes register on bp)

@@ -1,0 +1,56 @@
+"""/api/v1/sources and their distribution tables."""
+
+from __future__ import annotations
+
+from ..extensions import db
+from ..serializers import distribution_dict, source_dict
+from ..services import sources as service
+from . import bp
+from .common import current_user, json_body, json_object, page_body, pagination_args, supervisor_only
+
+
+@bp.get("/sources")
+def list_sources():
+    page, per_page = pagination_args()
+    with_token = current_user().is_supervisor
+    return page_body(
+        service.list_sources(db.session, page, per_page), lambda s: source_dict(s, with_token)
+    )
+
+
+@bp.post("/sources")
+@supervisor_only
+def create_source():
+    return source_dict(service.create_source(db.session, json_object()), with_token=True), 201
+
+
+@bp.get("/sources/<int:source_id>")
+def get_source(source_id: int):
+    source = service.get_source(db.session, source_id)
+    return source_dict(source, with_token=current_user().is_supervisor)
+
+
+@bp.patch("/sources/<int:source_id>")
+@supervisor_only
+def update_source(source_id: int):
+    body = json_object()
+    return source_dict(service.update_source(db.session, source_id, body), with_token=True)
+
+
+@bp.post("/sources/<int:source_id>/token")
+@supervisor_only
+def rotate_token(source_id: int):
+    return source_dict(service.rotate_token(db.session, source_id), with_token=True)
+
+
+@bp.get("/sources/<int:source_id>/distribution")
+def get_distribution(source_id: int):
+    return distribution_dict(service.distribution_rules(db.session, source_id))
+
+
+@bp.put("/sources/<int:source_id>/distribution")
+@supervisor_only
+def put_distribution(source_id: int):
+    service.get_source(db.session, source_id)  # 404 before validating the body
+    table = service.parse_rules(json_body())
+    return distribution_dict(service.replace_distribution(db.session, source_id, table))

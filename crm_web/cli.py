@@ -1,0 +1,72 @@
+"""`flask users ...` and `flask crm ...` commands."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+from flask.cli import AppGroup
+
+from .extensions import db
+from .services.errors import ServiceError, ValidationError
+from .services.users import create_user, issue_token, require_user
+
+users_cli = AppGroup("users", help="Staff users and their API tokens.")
+crm_cli = AppGroup("crm", help="Mini CRM maintenance.")
+
+
+def _fail(exc: Exception) -> None:
+    if isinstance(exc, ValidationError):
+        details = "; ".join(f"{f}: {' '.join(m)}" for f, m in exc.fields.items())
+        raise click.ClickException(f"{exc.message} {details}")
+    raise click.ClickException(getattr(exc, "message", str(exc)))
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["supervisor", "operator"]), required=True)
+@click.option("--password", help="Omit to generate one (printed once).")
+@click.option("--operator-id", type=int, help="The Operator an operator user works as.")
+def create_user_command(email: str, role: str, password: str | None, operator_id: int | None):
+    """Create a staff user."""
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        user = create_user(db.session, email, role, password, operator_id)
+    except (ServiceError, ValidationError) as exc:
+        _fail(exc)
+    click.echo(f"Created {user.role} {user.email} (id {user.id}).")
+    if generated:
+        click.echo(f"Password: {password}")
+
+
+@users_cli.command("token")
+@click.argument("email")
+@click.option("--label", help="What the token is for.")
+def token_command(email: str, label: str | None):
+    """Print a new API token for the user (earlier tokens stay valid)."""
+    try:
+        user = require_user(db.session, email)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(issue_token(db.session, user, label=label or "cli"))
+
+
+@crm_cli.command("demo")
+@click.option("--seed", type=int, default=7, help="Random seed of the demo contacts.")
+@click.option("--password", help="The demo users' password (default: generated).")
+@click.option("--if-empty", is_flag=True, help="Do nothing, successfully, when data exists.")
+def demo_command(seed: int, password: str | None, if_empty: bool):
+    """Fill an empty database with a small demo data set."""
+    from .demo import DemoNotEmpty, load_demo
+
+    try:
+        password = load_demo(db.session, seed, password)
+    except DemoNotEmpty as exc:
+        if if_empty:
+            click.echo("Data already present; demo data not loaded.")
+            return
+        raise click.ClickException(str(exc)) from exc
+    click.echo("Demo data loaded.")
+    click.echo("Sign in as admin@example.com")
+    click.echo(f"Password: {password}")

@@ -1,0 +1,1 @@
+"""Pure rules of Mini CRM: no Flask, no database."""

@@ -1,0 +1,124 @@
+"""Normalisation of a lead's identifiers and of an intake request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import ValidationError
+
+MAX_EXTERNAL_ID = 255
+MAX_NAME = 255
+MAX_MESSAGE = 10_000
+# Longer raw input is never a phone number; refuse before parsing.
+MAX_RAW_PHONE = 64
+INTAKE_FIELDS = ("external_id", "phone", "email", "name", "message")
+
+
+def normalize_phone(raw: str, region: str = "RU") -> str:
+    """Return the number in E.164, or raise ValueError with a readable reason."""
+    text = raw.strip()
+    if not text:
+        raise ValueError("Phone number is empty.")
+    if len(text) > MAX_RAW_PHONE:
+        raise ValueError("Phone number is too long.")
+    if any(ch.isalpha() for ch in text):
+        raise ValueError("Phone number must not contain letters.")
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("Not a phone number.") from exc
+    if not phonenumbers.is_possible_number(number):
+        raise ValueError("Not a possible phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(raw: str) -> str:
+    """Trim, validate the syntax (no DNS look-up) and lower-case."""
+    text = raw.strip()
+    if not text:
+        raise ValueError("Email is empty.")
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"Not a valid email address: {exc}") from exc
+    return result.normalized.lower()
+
+
+def normalize_external_id(raw: str) -> str:
+    text = raw.strip()
+    if not text:
+        raise ValueError("External id is empty.")
+    if len(text) > MAX_EXTERNAL_ID:
+        raise ValueError(f"External id is longer than {MAX_EXTERNAL_ID} characters.")
+    return text
+
+
+@dataclass(frozen=True)
+class Identifiers:
+    external_id: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+    def present(self) -> dict[str, str]:
+        """Identifiers given, in matching priority order."""
+        pairs = (("external_id", self.external_id), ("phone", self.phone), ("email", self.email))
+        return {k: v for k, v in pairs if v is not None}
+
+
+@dataclass(frozen=True)
+class ContactInput:
+    identifiers: Identifiers
+    name: str | None = None
+    message: str | None = None
+
+
+def _text_value(data: Mapping, field: str, errors: dict[str, list[str]]) -> str | None:
+    """A field as stripped text; absent, null and blank all mean "not given"."""
+    value = data.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors.setdefault(field, []).append("Must be a string.")
+        return None
+    if "\x00" in value:
+        errors.setdefault(field, []).append("Must not contain NUL characters.")
+        return None
+    value = value.strip()
+    return value or None
+
+
+def parse_contact_input(data: Mapping, region: str) -> ContactInput:
+    """Validate and normalise an intake request; raise ValidationError."""
+    errors: dict[str, list[str]] = {}
+    raw = {field: _text_value(data, field, errors) for field in INTAKE_FIELDS}
+    normalised: dict[str, str | None] = {"external_id": None, "phone": None, "email": None}
+    normalisers = {
+        "external_id": normalize_external_id,
+        "phone": lambda v: normalize_phone(v, region),
+        "email": normalize_email,
+    }
+    for field, normalise in normalisers.items():
+        if raw[field] is not None:
+            try:
+                normalised[field] = normalise(raw[field])
+            except ValueError as exc:
+                errors.setdefault(field, []).append(str(exc))
+    name, message = raw["name"], raw["message"]
+    if name is not None and len(name) > MAX_NAME:
+        errors.setdefault("name", []).append(f"Name is longer than {MAX_NAME} characters.")
+    if message is not None and len(message) > MAX_MESSAGE:
+        errors.setdefault("message", []).append(
+            f"Message is longer than {MAX_MESSAGE} characters."
+        )
+    if not errors and not any(normalised.values()):
+        message_text = "Give at least one of external_id, phone or email."
+        raise ValidationError(
+            {f: [message_text] for f in ("external_id", "phone", "email")}, message_text
+        )
+    if errors:
+        raise ValidationError(errors, "Some fields are invalid.")
+    return ContactInput(Identifiers(**normalised), name=name, message=message)

@@ -1,0 +1,85 @@
+"""The one JSON error shape of the webhook and the API, and its handlers."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, jsonify, request
+from sqlalchemy.exc import InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+from .services.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationError
+
+JSON_PREFIXES = ("/api/", "/webhooks/")
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def error_response(status: int, message: str, code: str | None = None, fields: dict | None = None):
+    error: dict = {"code": code or HTTP_CODES.get(status, "error"), "message": message}
+    if fields is not None:
+        error["fields"] = fields
+    response = jsonify(error=error)
+    response.status_code = status
+    return response
+
+
+def service_error_response(exc: ServiceError | ValidationError):
+    if isinstance(exc, ValidationError):
+        return error_response(422, exc.message, "validation_error", exc.fields)
+    status = {NotFound: 404, Conflict: 409, Forbidden: 403}.get(type(exc), 400)
+    return error_response(status, exc.message, exc.code)
+
+
+def wants_json() -> bool:
+    return request.path.startswith(JSON_PREFIXES)
+
+
+def register_json_errors(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if not wants_json():
+            return exc
+        response = error_response(exc.code or 500, exc.description or exc.name)
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        if exc.code == 429:
+            response.headers["Retry-After"] = "60"
+        return response
+
+    @app.errorhandler(ServiceError)
+    @app.errorhandler(ValidationError)
+    def service_error(exc):
+        return service_error_response(exc)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(exc):
+        # Lost connection or a locked database: the caller should retry.
+        db.session.rollback()
+        current_app.logger.error("database error: %s", exc.__class__.__name__, exc_info=True)
+        if not wants_json():
+            return "Service temporarily unavailable. Please retry shortly.", 503, {"Retry-After": "5"}
+        response = error_response(503, "The database is unavailable; retry shortly.")
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        current_app.logger.exception("unhandled error on %s", request.path)
+        db.session.rollback()
+        if not wants_json():
+            return "Internal server error.", 500
+        return error_response(500, "Internal server error.")

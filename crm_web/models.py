@@ -1,0 +1,265 @@
+"""Database models (SQLAlchemy 2.0 typed mappings)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every database (SQLite drops tzinfo)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Role(str, enum.Enum):
+    SUPERVISOR = "supervisor"
+    OPERATOR = "operator"
+
+
+class Lead(db.Model):
+    __tablename__ = "leads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Normalised identifiers; each unique across leads (NULLs may repeat).
+    external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(32), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="lead", order_by="Contact.created_at, Contact.id"
+    )
+
+
+class LeadDuplicate(db.Model):
+    """`lead_id` may be the same client as `duplicate_of_id` (seen at intake)."""
+
+    __tablename__ = "lead_duplicates"
+    __table_args__ = (
+        UniqueConstraint("lead_id", "duplicate_of_id"),
+        CheckConstraint("lead_id <> duplicate_of_id", name="not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    duplicate_of_id: Mapped[int] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Source(db.Model):
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    # Shown to supervisors to paste into form builders, so kept retrievable.
+    webhook_token: Mapped[str] = mapped_column(String(128))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    rules: Mapped[list[Distribution]] = relationship(
+        back_populates="source", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Operator(db.Model):
+    __tablename__ = "operators"
+    __table_args__ = (
+        CheckConstraint("max_load >= 0 AND max_load <= 10000", name="max_load_range"),
+        CheckConstraint("active_load >= 0", name="active_load_non_negative"),
+        # Names are unique among operators that are not deleted.
+        Index(
+            "uq_operators_name_live",
+            "name",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+    max_load: Mapped[int] = mapped_column(Integer)
+    # Number of this operator's active contacts, kept exact by every service
+    # that opens, assigns, closes or releases a contact, in the same
+    # transaction; the conditional UPDATE on it is the atomic capacity check.
+    active_load: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Deleted operators stay so that closed contacts keep their history.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    rules: Mapped[list[Distribution]] = relationship(
+        back_populates="operator", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def load(self) -> int:
+        return self.active_load
+
+
+class Distribution(db.Model):
+    """A rule: contacts of `source` may go to `operator` with `weight`."""
+
+    __tablename__ = "source_operator_distributions"
+    __table_args__ = (
+        UniqueConstraint("source_id", "operator_id"),
+        CheckConstraint("weight >= 0.01 AND weight <= 999.99", name="weight_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    operator_id: Mapped[int] = mapped_column(
+        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+    )
+    weight: Mapped[Decimal] = mapped_column(Numeric(5, 2, asdecimal=True))
+
+    source: Mapped[Source] = relationship(back_populates="rules")
+    operator: Mapped[Operator] = relationship(back_populates="rules")
+
+
+class Contact(db.Model):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        # The unassigned queue, oldest first.
+        Index(
+            "ix_contacts_queue",
+            "created_at",
+            "id",
+            sqlite_where=text("is_active AND operator_id IS NULL"),
+            postgresql_where=text("is_active AND operator_id IS NULL"),
+        ),
+        # An operator's active contacts ("my contacts", load verification).
+        Index(
+            "ix_contacts_operator_active",
+            "operator_id",
+            "created_at",
+            sqlite_where=text("is_active"),
+            postgresql_where=text("is_active"),
+        ),
+        Index("ix_contacts_operator_id", "operator_id", "id"),
+        Index("ix_contacts_source_id", "source_id", "id"),
+        Index("ix_contacts_lead_id", "lead_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+    # What this request itself carried (the lead keeps the normalised values).
+    name: Mapped[str | None] = mapped_column(String(255))
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    lead: Mapped[Lead] = relationship(back_populates="contacts")
+    source: Mapped[Source] = relationship()
+    operator: Mapped[Operator | None] = relationship()
+
+    @property
+    def status(self) -> str:
+        if not self.is_active:
+            return "closed"
+        return "assigned" if self.operator_id is not None else "unassigned"
+
+
+class User(UserMixin, db.Model):
+    """A staff member who signs in to the pages or calls the API."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('supervisor', 'operator')", name="role_known"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    operator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("operators.id", ondelete="SET NULL"), index=True
+    )
+    is_enabled: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    operator: Mapped[Operator | None] = relationship()
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses disabled users.
+        return self.is_enabled
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == Role.SUPERVISOR.value
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # SHA-256 of the token: tokens are long random strings, so a fast hash
+    # is safe and lets us look one up by its hash.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class IdempotencyKey(db.Model):
+    """The first answer to a webhook call with an `Idempotency-Key`."""
+
+    __tablename__ = "webhook_idempotency_keys"
+    __table_args__ = (UniqueConstraint("source_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

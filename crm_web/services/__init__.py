@@ -1,0 +1,1 @@
+"""Use cases: one transaction each, no Flask request or session state."""

@@ -1,0 +1,129 @@
+"""Manual assignment, closing and listing of contacts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, joinedload
+
+from ..models import Contact, Operator, User, utcnow
+from .assignment import claim_capacity, lock_operator, release_capacity
+from .errors import Conflict, Forbidden, NotFound, ValidationError
+from .pagination import Page, paginate
+from .tx import write_transaction
+
+STATUSES = ("unassigned", "assigned", "closed")
+_NO_SYNC = {"synchronize_session": False}
+
+
+@dataclass(frozen=True)
+class ContactFilters:
+    status: str | None = None
+    operator_id: int | None = None
+    source_id: int | None = None
+    lead_id: int | None = None
+
+
+def get_contact(session: Session, contact_id: int) -> Contact:
+    contact = session.scalar(
+        select(Contact).where(Contact.id == contact_id).options(joinedload(Contact.operator))
+    )
+    if contact is None:
+        raise NotFound(f"Contact {contact_id} not found.")
+    return contact
+
+
+def _filtered(query, filters: ContactFilters):
+    if filters.status == "unassigned":
+        query = query.where(Contact.is_active.is_(True), Contact.operator_id.is_(None))
+    elif filters.status == "assigned":
+        query = query.where(Contact.is_active.is_(True), Contact.operator_id.is_not(None))
+    elif filters.status == "closed":
+        query = query.where(Contact.is_active.is_(False))
+    for field in ("operator_id", "source_id", "lead_id"):
+        value = getattr(filters, field)
+        if value is not None:
+            query = query.where(getattr(Contact, field) == value)
+    return query
+
+
+def list_contacts(session: Session, filters: ContactFilters, page: int, per_page: int) -> Page:
+    """Newest first, except the unassigned queue, which is oldest first."""
+    if filters.status == "unassigned":
+        order = (Contact.created_at.asc(), Contact.id.asc())
+    else:
+        order = (Contact.id.desc(),)
+    query = _filtered(select(Contact), filters).options(joinedload(Contact.operator)).order_by(*order)
+    return paginate(session, query, page, per_page)
+
+
+def _live_operator(session: Session, operator_id: int) -> Operator:
+    operator = session.get(Operator, operator_id)
+    if operator is None or operator.deleted_at is not None:
+        raise ValidationError.single("operator_id", f"Operator {operator_id} does not exist.")
+    return operator
+
+
+def assign_manually(session: Session, contact_id: int, operator_id: int, actor: User) -> Contact:
+    """Give an unassigned contact to an active operator with free capacity."""
+    if not actor.is_supervisor and actor.operator_id != operator_id:
+        raise Forbidden("Operators may take contacts only for themselves.")
+    with write_transaction(session):
+        contact = session.get(Contact, contact_id)
+        if contact is None:
+            raise NotFound(f"Contact {contact_id} not found.")
+        operator = _live_operator(session, operator_id)
+        if contact.status != "unassigned":
+            raise Conflict(f"Contact {contact_id} is {contact.status}, not unassigned.", "not_unassigned")
+        if not operator.is_active:
+            raise Conflict(f"Operator {operator.name} is not active.", "operator_inactive")
+        if claim_capacity(session, operator_id) is None:
+            raise Conflict(
+                f"Operator {operator.name} has no free capacity.", "operator_at_capacity"
+            )
+        taken = session.execute(
+            update(Contact)
+            .where(Contact.id == contact_id, Contact.is_active.is_(True), Contact.operator_id.is_(None))
+            .values(operator_id=operator_id, assigned_at=utcnow()),
+            execution_options=_NO_SYNC,
+        ).rowcount
+        if taken != 1:
+            # Someone else assigned or closed it meanwhile; the rollback
+            # also returns the capacity claimed above.
+            raise Conflict(f"Contact {contact_id} was taken meanwhile.", "not_unassigned")
+        session.refresh(contact)
+        session.refresh(operator)
+    return contact
+
+
+def close_contact(session: Session, contact_id: int, actor: User) -> Contact:
+    """Close an active contact, freeing one unit of its operator's load."""
+    with write_transaction(session):
+        contact = session.get(Contact, contact_id)
+        if contact is None:
+            raise NotFound(f"Contact {contact_id} not found.")
+        if not actor.is_supervisor and (
+            contact.operator_id is None or contact.operator_id != actor.operator_id
+        ):
+            raise Forbidden("Operators may close only their own contacts.")
+        if not contact.is_active:
+            raise Conflict(f"Contact {contact_id} is already closed.", "already_closed")
+        operator_id = contact.operator_id
+        if operator_id is not None:
+            lock_operator(session, operator_id)
+        owner = (
+            Contact.operator_id.is_(None) if operator_id is None else Contact.operator_id == operator_id
+        )
+        closed = session.execute(
+            update(Contact)
+            .where(Contact.id == contact_id, Contact.is_active.is_(True), owner)
+            .values(is_active=False, closed_at=utcnow()),
+            execution_options=_NO_SYNC,
+        ).rowcount
+        if closed != 1:
+            raise Conflict(f"Contact {contact_id} changed meanwhile; try again.", "changed")
+        if operator_id is not None:
+            release_capacity(session, operator_id)
+        session.refresh(contact)
+    return contact

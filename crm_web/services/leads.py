@@ -1,0 +1,118 @@
+"""Finding or creating the lead behind a request; lead queries."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from ..domain.identifiers import Identifiers, normalize_email, normalize_external_id, normalize_phone
+from ..domain.matching import LeadKeys, plan_match
+from ..models import Contact, Lead, LeadDuplicate, utcnow
+from .errors import NotFound, ValidationError
+from .pagination import Page, paginate
+from .tx import insert_ignoring_conflicts
+
+# A conflict means another request created or filled a lead meanwhile; the
+# next attempt sees it. Three rounds cover any interleaving of two requests.
+MAX_MATCH_ATTEMPTS = 5
+
+
+def resolve_lead(session: Session, ids: Identifiers, name: str | None) -> tuple[int, bool]:
+    """Return (lead id, created) for a request, inside the caller's transaction."""
+    given = ids.present()
+    conditions = [getattr(Lead, field) == value for field, value in given.items()]
+    for _ in range(MAX_MATCH_ATTEMPTS):
+        rows = session.execute(
+            select(Lead.id, Lead.external_id, Lead.phone, Lead.email, Lead.name).where(
+                or_(*conditions)
+            )
+        ).all()
+        plan = plan_match(ids, [LeadKeys(r.id, r.external_id, r.phone, r.email) for r in rows])
+        if plan.creates_lead:
+            lead_id = session.execute(
+                insert_ignoring_conflicts(session, Lead)
+                .values(**plan.fill, name=name, created_at=utcnow())
+                .returning(Lead.id)
+            ).scalar()
+            if lead_id is not None:
+                return lead_id, True
+            continue  # a concurrent request took one of these identifiers
+        target_name = next(r.name for r in rows if r.id == plan.lead_id)
+        if plan.fill or (name and target_name is None):
+            if not _fill_in(session, plan.lead_id, plan.fill, name):
+                continue
+        for other in plan.duplicates:
+            session.execute(
+                insert_ignoring_conflicts(session, LeadDuplicate).values(
+                    lead_id=other, duplicate_of_id=plan.lead_id, created_at=utcnow()
+                )
+            )
+        return plan.lead_id, False
+    raise RuntimeError("lead matching did not settle; too many concurrent conflicts")
+
+
+def _fill_in(session: Session, lead_id: int, fill: dict[str, str], name: str | None) -> bool:
+    """Set identifiers (and name) the lead lacks, never overwriting; False on conflict."""
+    values = {field: func.coalesce(getattr(Lead, field), value) for field, value in fill.items()}
+    if name:
+        values["name"] = func.coalesce(Lead.name, name)
+    try:
+        with session.begin_nested():
+            session.execute(
+                update(Lead).where(Lead.id == lead_id).values(**values),
+                execution_options={"synchronize_session": False},
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def search_identifiers(
+    phone: str | None, email: str | None, external_id: str | None, region: str
+) -> dict[str, str]:
+    """Normalise search filters like intake does; raise ValidationError."""
+    errors: dict[str, list[str]] = {}
+    result: dict[str, str] = {}
+    for field, raw, normalise in (
+        ("phone", phone, lambda v: normalize_phone(v, region)),
+        ("email", email, normalize_email),
+        ("external_id", external_id, normalize_external_id),
+    ):
+        if raw is None or not raw.strip():
+            continue
+        try:
+            result[field] = normalise(raw)
+        except ValueError as exc:
+            errors[field] = [str(exc)]
+    if errors:
+        raise ValidationError(errors, "Some filters are invalid.")
+    return result
+
+
+def list_leads(session: Session, filters: dict[str, str], page: int, per_page: int) -> Page:
+    query = select(Lead)
+    for field, value in filters.items():
+        query = query.where(getattr(Lead, field) == value)
+    return paginate(session, query.order_by(Lead.id.desc()), page, per_page)
+
+
+def get_lead(session: Session, lead_id: int) -> Lead:
+    lead = session.scalar(
+        select(Lead)
+        .where(Lead.id == lead_id)
+        .options(
+            selectinload(Lead.contacts).selectinload(Contact.operator),
+        )
+    )
+    if lead is None:
+        raise NotFound(f"Lead {lead_id} not found.")
+    return lead
+
+
+def possible_duplicates(session: Session, lead_id: int) -> list[Lead]:
+    """Leads recorded as possibly the same client as this one, either way round."""
+    other_ids = select(LeadDuplicate.lead_id).where(LeadDuplicate.duplicate_of_id == lead_id).union(
+        select(LeadDuplicate.duplicate_of_id).where(LeadDuplicate.lead_id == lead_id)
+    )
+    return list(session.scalars(select(Lead).where(Lead.id.in_(other_ids)).order_by(Lead.id)))

@@ -1,0 +1,109 @@
+"""Operators: create, change, delete (their active contacts return to the queue)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..models import Contact, Distribution, Operator, utcnow
+from .assignment import lock_operator
+from .errors import Conflict, NotFound
+from .pagination import Page, paginate
+from .tx import write_transaction
+from .validation import bool_field, int_field, raise_if, text_field, unknown_fields
+
+MAX_LOAD_LIMIT = 10_000
+FIELDS = {"name", "is_active", "max_load"}
+
+
+def list_operators(session: Session, page: int, per_page: int) -> Page:
+    query = select(Operator).where(Operator.deleted_at.is_(None)).order_by(Operator.name, Operator.id)
+    return paginate(session, query, page, per_page)
+
+
+def all_operators(session: Session) -> list[Operator]:
+    return list(
+        session.scalars(
+            select(Operator).where(Operator.deleted_at.is_(None)).order_by(Operator.name, Operator.id)
+        )
+    )
+
+
+def get_operator(session: Session, operator_id: int) -> Operator:
+    operator = session.get(Operator, operator_id)
+    if operator is None or operator.deleted_at is not None:
+        raise NotFound(f"Operator {operator_id} not found.")
+    return operator
+
+
+def _parse(data: Mapping, partial: bool) -> dict:
+    errors: dict[str, list[str]] = {}
+    unknown_fields(data, FIELDS, errors)
+    values = {
+        "name": text_field(data, "name", errors, 120, required=not partial),
+        "is_active": bool_field(data, "is_active", errors),
+        "max_load": int_field(data, "max_load", errors, 0, MAX_LOAD_LIMIT, required=not partial),
+    }
+    raise_if(errors)
+    return {k: v for k, v in values.items() if v is not None or (k in data and not partial)}
+
+
+def _name_taken(session: Session, name: str, exclude_id: int | None = None) -> bool:
+    query = select(Operator.id).where(Operator.name == name, Operator.deleted_at.is_(None))
+    if exclude_id is not None:
+        query = query.where(Operator.id != exclude_id)
+    return session.scalar(query) is not None
+
+
+def create_operator(session: Session, data: Mapping) -> Operator:
+    values = _parse(data, partial=False)
+    values.setdefault("is_active", True)
+    with write_transaction(session):
+        if _name_taken(session, values["name"]):
+            raise Conflict(f"An operator named {values['name']!r} already exists.", "duplicate_name")
+        operator = Operator(**values, active_load=0, created_at=utcnow())
+        session.add(operator)
+        try:
+            session.flush()
+        except IntegrityError as exc:  # a concurrent create won the name
+            raise Conflict("An operator with this name already exists.", "duplicate_name") from exc
+    return operator
+
+
+def update_operator(session: Session, operator_id: int, data: Mapping) -> Operator:
+    values = _parse(data, partial=True)
+    with write_transaction(session):
+        operator = get_operator(session, operator_id)
+        if "name" in values and _name_taken(session, values["name"], operator_id):
+            raise Conflict(f"An operator named {values['name']!r} already exists.", "duplicate_name")
+        # Lowering max_load below the current load is allowed: the operator
+        # keeps its contacts and simply gets no new ones until below it.
+        for field, value in values.items():
+            setattr(operator, field, value)
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise Conflict("An operator with this name already exists.", "duplicate_name") from exc
+    return operator
+
+
+def delete_operator(session: Session, operator_id: int) -> int:
+    """Delete the operator; return how many active contacts went back to the queue."""
+    with write_transaction(session):
+        operator = get_operator(session, operator_id)
+        lock_operator(session, operator_id)  # no intake may claim it meanwhile
+        released = session.execute(
+            update(Contact)
+            .where(Contact.operator_id == operator_id, Contact.is_active.is_(True))
+            .values(operator_id=None, assigned_at=None),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+        session.execute(delete(Distribution).where(Distribution.operator_id == operator_id))
+        # Kept as a tombstone so closed contacts still say who handled them.
+        operator.deleted_at = utcnow()
+        operator.is_active = False
+        operator.active_load = 0
+    return released

@@ -1,0 +1,190 @@
+"""Sources (channels), their webhook tokens and their weight tables."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from collections.abc import Mapping
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from ..domain.weights import parse_weight
+from ..models import Distribution, Operator, Source, utcnow
+from .errors import Conflict, NotFound, ValidationError
+from .pagination import Page, paginate
+from .tx import write_transaction
+from .validation import bool_field, raise_if, require_object, text_field, unknown_fields
+
+KEY_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
+KEY_HELP = "Use 1-64 lower-case letters, digits, '-' or '_', starting and ending with a letter or digit."
+FIELDS = {"name", "key", "is_active"}
+
+
+def new_webhook_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def slugify(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:64].strip("-")
+    return slug or "source"
+
+
+def list_sources(session: Session, page: int, per_page: int) -> Page:
+    return paginate(session, select(Source).order_by(Source.name, Source.id), page, per_page)
+
+
+def all_sources(session: Session) -> list[Source]:
+    return list(session.scalars(select(Source).order_by(Source.name, Source.id)))
+
+
+def get_source(session: Session, source_id: int) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise NotFound(f"Source {source_id} not found.")
+    return source
+
+
+def _parse(data: Mapping, partial: bool) -> dict:
+    errors: dict[str, list[str]] = {}
+    unknown_fields(data, FIELDS, errors)
+    values = {
+        "name": text_field(data, "name", errors, 120, required=not partial),
+        "key": text_field(data, "key", errors, 64, required=False),
+        "is_active": bool_field(data, "is_active", errors),
+    }
+    if values["key"] is not None and not KEY_RE.match(values["key"]):
+        errors.setdefault("key", []).append(KEY_HELP)
+    raise_if(errors)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _check_unique(session: Session, values: dict, exclude_id: int | None = None) -> None:
+    for field in ("name", "key"):
+        if field not in values:
+            continue
+        query = select(Source.id).where(getattr(Source, field) == values[field])
+        if exclude_id is not None:
+            query = query.where(Source.id != exclude_id)
+        if session.scalar(query) is not None:
+            raise Conflict(f"A source with this {field} already exists.", f"duplicate_{field}")
+
+
+def _unused_key(session: Session, name: str) -> str:
+    base = slugify(name)
+    key, n = base, 1
+    while session.scalar(select(Source.id).where(Source.key == key)) is not None:
+        n += 1
+        suffix = f"-{n}"
+        key = base[: 64 - len(suffix)] + suffix
+    return key
+
+
+def create_source(session: Session, data: Mapping) -> Source:
+    values = _parse(data, partial=False)
+    values.setdefault("is_active", True)
+    with write_transaction(session):
+        _check_unique(session, values)
+        values.setdefault("key", _unused_key(session, values["name"]))
+        source = Source(**values, webhook_token=new_webhook_token(), created_at=utcnow())
+        session.add(source)
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise Conflict("A source with this name or key already exists.", "duplicate") from exc
+    return source
+
+
+def update_source(session: Session, source_id: int, data: Mapping) -> Source:
+    values = _parse(data, partial=True)
+    with write_transaction(session):
+        source = get_source(session, source_id)
+        _check_unique(session, values, exclude_id=source_id)
+        for field, value in values.items():
+            setattr(source, field, value)
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise Conflict("A source with this name or key already exists.", "duplicate") from exc
+    return source
+
+
+def rotate_token(session: Session, source_id: int) -> Source:
+    """Issue a new webhook token; the old one stops working at once."""
+    with write_transaction(session):
+        source = get_source(session, source_id)
+        source.webhook_token = new_webhook_token()
+    return source
+
+
+def distribution_rules(session: Session, source_id: int) -> list[Distribution]:
+    get_source(session, source_id)
+    return list(
+        session.scalars(
+            select(Distribution)
+            .where(Distribution.source_id == source_id)
+            .options(joinedload(Distribution.operator))
+            .order_by(Distribution.operator_id)
+        )
+    )
+
+
+def parse_rules(data: object) -> dict[int, object]:
+    """Validate a weight table `{"rules": [{operator_id, weight}]}` → {operator_id: weight}."""
+    body = require_object(data)
+    rules = body.get("rules")
+    if not isinstance(rules, list):
+        raise ValidationError.single("rules", "Must be a list of {operator_id, weight}.")
+    errors: dict[str, list[str]] = {}
+    table: dict[int, object] = {}
+    for index, rule in enumerate(rules):
+        where = f"rules[{index}]"
+        if not isinstance(rule, Mapping):
+            errors[where] = ["Must be an object with operator_id and weight."]
+            continue
+        operator_id = rule.get("operator_id")
+        if isinstance(operator_id, bool) or not isinstance(operator_id, int):
+            errors[f"{where}.operator_id"] = ["Must be an operator id."]
+        elif operator_id in table:
+            errors[f"{where}.operator_id"] = [f"Operator {operator_id} appears more than once."]
+        try:
+            weight = parse_weight(rule.get("weight"))
+        except ValueError as exc:
+            errors[f"{where}.weight"] = [str(exc)]
+            continue
+        if f"{where}.operator_id" not in errors:
+            table[operator_id] = weight
+    raise_if(errors)
+    return table
+
+
+def replace_distribution(session: Session, source_id: int, table: dict[int, object]) -> list[Distribution]:
+    """Replace every rule of the source in one transaction."""
+    with write_transaction(session):
+        get_source(session, source_id)
+        if table:
+            known = set(
+                session.scalars(
+                    select(Operator.id).where(Operator.id.in_(table), Operator.deleted_at.is_(None))
+                )
+            )
+            missing = sorted(set(table) - known)
+            if missing:
+                raise ValidationError(
+                    {"rules": [f"Unknown operator {op}." for op in missing]},
+                    "The table names operators that do not exist.",
+                )
+        session.execute(delete(Distribution).where(Distribution.source_id == source_id))
+        if table:
+            session.execute(
+                insert(Distribution),
+                [
+                    {"source_id": source_id, "operator_id": op, "weight": weight}
+                    for op, weight in table.items()
+                ],
+            )
+    session.expire_all()
+    return distribution_rules(session, source_id)

@@ -1,0 +1,44 @@
+"""Transactions for use cases that write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import insert as generic_insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, scoped_session
+
+from ..database import WRITE
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[Session]:
+    """Run the block as one write transaction; commit, or roll back on error.
+
+    On SQLite it starts with BEGIN IMMEDIATE, so the reads inside it see the
+    latest data and the later write can never fail with a stale snapshot.
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.in_transaction():
+        # End a read-only transaction left open by an earlier look-up.
+        session.commit()
+    session.connection(execution_options={WRITE: True})
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+
+
+def insert_ignoring_conflicts(session: Session, model):
+    """INSERT ... ON CONFLICT DO NOTHING for the session's database."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return pg_insert(model).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite_insert(model).on_conflict_do_nothing()
+    return generic_insert(model)

@@ -1,0 +1,70 @@
+"""Small checks of plain input values shared by services."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .errors import ValidationError
+
+
+def require_object(data: object) -> Mapping:
+    if not isinstance(data, Mapping):
+        raise ValidationError({"_body": ["Must be a JSON object."]}, "Body must be a JSON object.")
+    return data
+
+
+def text_field(data: Mapping, field: str, errors: dict, max_len: int, required: bool) -> str | None:
+    value = data.get(field)
+    if value is None:
+        if required:
+            errors.setdefault(field, []).append("This field is required.")
+        return None
+    if not isinstance(value, str):
+        errors.setdefault(field, []).append("Must be a string.")
+        return None
+    value = value.strip()
+    if not value or "\x00" in value:
+        errors.setdefault(field, []).append("Must not be empty." if not value else "Invalid character.")
+        return None
+    if len(value) > max_len:
+        errors.setdefault(field, []).append(f"At most {max_len} characters.")
+        return None
+    return value
+
+
+def bool_field(data: Mapping, field: str, errors: dict) -> bool | None:
+    value = data.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        errors.setdefault(field, []).append("Must be true or false.")
+        return None
+    return value
+
+
+def int_field(
+    data: Mapping, field: str, errors: dict, low: int, high: int, required: bool
+) -> int | None:
+    value = data.get(field)
+    if value is None:
+        if required:
+            errors.setdefault(field, []).append("This field is required.")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.setdefault(field, []).append("Must be a whole number.")
+        return None
+    if not low <= value <= high:
+        errors.setdefault(field, []).append(f"Must be between {low} and {high}.")
+        return None
+    return value
+
+
+def unknown_fields(data: Mapping, allowed: set[str], errors: dict) -> None:
+    for field in data:
+        if field not in allowed:
+            errors.setdefault(str(field), []).append("Unknown field.")
+
+
+def raise_if(errors: dict) -> None:
+    if errors:
+        raise ValidationError(errors, "Some fields are invalid.")

@@ -1,0 +1,85 @@
+"""POST /webhooks/<source_key>: the public intake of site forms."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from flask import Blueprint, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..domain.identifiers import parse_contact_input
+from ..extensions import db, limiter
+from ..json_errors import error_response
+from ..services.errors import NotFound, ValidationError
+from ..services.intake import active_source, register_contact
+
+bp = Blueprint("webhooks", __name__)
+
+MAX_BODY = 64 * 1024
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def _rate_limit() -> str:
+    return current_app.config["CRM_WEBHOOK_RATE_LIMIT"] or "1000000/second"
+
+
+def _rate_limit_off() -> bool:
+    return not current_app.config["CRM_WEBHOOK_RATE_LIMIT"]
+
+
+@bp.post("/webhooks/<source_key>")
+@limiter.limit(_rate_limit, exempt_when=_rate_limit_off)
+def receive(source_key: str):
+    request.max_content_length = MAX_BODY
+    try:
+        source = active_source(db.session, source_key)
+    except NotFound as exc:
+        return error_response(404, exc.message)
+    token = request.headers.get("X-Webhook-Token") or request.args.get("token") or ""
+    if not hmac.compare_digest(token.encode(), source.webhook_token.encode()):
+        return error_response(401, "Missing or wrong webhook token.")
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return error_response(413, f"Body is larger than {MAX_BODY // 1024} KiB.")
+
+    fields, failure = _read_body()
+    if failure is not None:
+        return failure
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        return error_response(
+            422,
+            "Idempotency-Key must be 1 to 255 characters.",
+            fields={"Idempotency-Key": ["Must be 1 to 255 characters."]},
+        )
+    try:
+        data = parse_contact_input(fields, current_app.config["CRM_PHONE_REGION"])
+    except ValidationError as exc:
+        return error_response(422, exc.message, "validation_error", exc.fields)
+    result = register_contact(
+        db.session, source, data, current_app.extensions["crm_rng"], idempotency_key=key
+    )
+    return result.body, 200 if result.replayed else 201
+
+
+def _read_body():
+    """The request's fields as a mapping, or an error response."""
+    mimetype = request.mimetype
+    try:
+        if mimetype == "application/json":
+            raw = request.get_data(cache=True)
+            try:
+                payload = json.loads(raw)
+            except (ValueError, RecursionError):
+                return None, error_response(400, "Body is not valid JSON.")
+            if not isinstance(payload, dict):
+                return None, error_response(400, "Body must be a JSON object.")
+            return payload, None
+        if mimetype in FORM_TYPES:
+            return request.form, None
+    except RequestEntityTooLarge:
+        return None, error_response(413, f"Body is larger than {MAX_BODY // 1024} KiB.")
+    return None, error_response(
+        415, "Send application/json, application/x-www-form-urlencoded or multipart/form-data."
+    )
