@@ -1,0 +1,40 @@
+# Quick start: `make run` (app with demo data on SQLite), `make test` (every test).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := FLASK_APP=wsgi $(BIN)/flask
+
+.PHONY: run test lint install install-dev services clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) crm demo --if-empty
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+test: install-dev lint
+	$(BIN)/pytest
+
+# Start the local PostgreSQL and Redis the tests need, if they are down.
+services:
+	bash .ci/services
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

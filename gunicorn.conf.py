@@ -1,0 +1,16 @@
+"""gunicorn settings; each can be overridden from the environment."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("CRM_BIND", "127.0.0.1:8000")
+# Sync workers: intake is short and CPU-bound; one process per core (at
+# least 2) keeps every core busy without context-switch overhead.
+workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count())))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+worker_class = "gthread" if threads > 1 else "sync"
+keepalive = 5
+timeout = 30
+graceful_timeout = 20
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = "-"

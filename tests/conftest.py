@@ -1,0 +1,194 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is required, not optional: when it cannot be reached the run
+fails. Each run creates a throw-away database and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key")
+
+from crm_web import create_app  # noqa: E402
+from crm_web.extensions import db  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("CRM_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+ENGINES = ("sqlite", "postgresql")
+TABLES = (
+    "api_tokens",
+    "webhook_idempotency_keys",
+    "users",
+    "source_operator_distributions",
+    "lead_duplicates",
+    "contacts",
+    "operators",
+    "sources",
+    "leads",
+)
+
+
+def _pg_url(admin_url: str, name: str) -> str:
+    base, _, _ = admin_url.rpartition("/")
+    return f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture(scope="session")
+def postgresql_url():
+    """A fresh PostgreSQL database for this run; the run fails without a server."""
+    name = f"crm_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is required for the test suite and is not reachable at "
+            f"{PG_ADMIN_URL}: {exc}. Start it (see README, 'Tests').",
+            pytrace=False,
+        )
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield _pg_url(PG_ADMIN_URL, name)
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'crm.sqlite3'}"
+
+
+_migrated: set[str] = set()
+
+
+def make_app(url: str, **overrides):
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "CRM_WEBHOOK_RATE_LIMIT": "",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "CRM_PHONE_REGION": "RU",
+    }
+    config.update(overrides)
+    app = create_app(config)
+    app.extensions["crm_rng"] = random.Random(20261125)
+    if url not in _migrated:
+        with app.app_context():
+            upgrade()
+        _migrated.add(url)
+    return app
+
+
+def wipe(app) -> None:
+    with app.app_context():
+        engine = db.engine
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in TABLES:
+                    conn.execute(text(f"DELETE FROM {table}"))
+        engine.dispose()
+
+
+@pytest.fixture(params=ENGINES)
+def database_url(request):
+    """The URL of a migrated, empty database: once SQLite, once PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def app(database_url):
+    app = make_app(database_url)
+    wipe(app)
+    yield app
+    wipe(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app):
+    """The app's database session inside an app context."""
+    with app.app_context():
+        yield db.session
+        db.session.remove()
+
+
+@dataclass
+class Staff:
+    user_id: int
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Factory:
+    """Creates data through the services, as the app itself does."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def _call(self, fn, *args, **kwargs):
+        with self.app.app_context():
+            result = fn(db.session, *args, **kwargs)
+            db.session.remove()
+            return result
+
+    def operator(self, name: str | None = None, max_load: int = 10, is_active: bool = True):
+        from crm_web.services.operators import create_operator
+
+        name = name or f"Operator {secrets.token_hex(3)}"
+        return self._call(create_operator, {"name": name, "max_load": max_load, "is_active": is_active})
+
+    def source(self, name: str | None = None, key: str | None = None, weights: dict | None = None):
+        from crm_web.services.sources import create_source, replace_distribution
+
+        data = {"name": name or f"Source {secrets.token_hex(3)}"}
+        if key:
+            data["key"] = key
+        source = self._call(create_source, data)
+        if weights:
+            self._call(replace_distribution, source.id, {op.id: str(w) for op, w in weights.items()})
+        return source
+
+    def staff(self, role: str = "supervisor", operator_id: int | None = None, email: str | None = None) -> Staff:
+        from crm_web.services.users import create_user, issue_token
+
+        email = email or f"{role}-{secrets.token_hex(3)}@example.com"
+        user = self._call(create_user, email, role, "password-123", operator_id)
+        token = self._call(issue_token, user)
+        return Staff(user.id, email, token)
+
+    def count(self, table: str) -> int:
+        with self.app.app_context():
+            value = db.session.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+            db.session.remove()
+            return value
+
+    def counts(self) -> dict[str, int]:
+        return {table: self.count(table) for table in TABLES}
+
+
+@pytest.fixture
+def factory(app):
+    return Factory(app)
