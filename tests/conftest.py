@@ -171,7 +171,9 @@ class Factory:
             self._call(replace_distribution, source.id, {op.id: str(w) for op, w in weights.items()})
         return source
 
-    def staff(self, role: str = "supervisor", operator_id: int | None = None, email: str | None = None) -> Staff:
+    def staff(
+        self, role: str = "supervisor", operator_id: int | None = None, email: str | None = None
+    ) -> Staff:
         from crm_web.services.users import create_user, issue_token
 
         email = email or f"{role}-{secrets.token_hex(3)}@example.com"

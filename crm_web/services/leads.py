@@ -39,9 +39,9 @@ def resolve_lead(session: Session, ids: Identifiers, name: str | None) -> tuple[
                 return lead_id, True
             continue  # a concurrent request took one of these identifiers
         target_name = next(r.name for r in rows if r.id == plan.lead_id)
-        if plan.fill or (name and target_name is None):
-            if not _fill_in(session, plan.lead_id, plan.fill, name):
-                continue
+        needs_fill = plan.fill or (name and target_name is None)
+        if needs_fill and not _fill_in(session, plan.lead_id, plan.fill, name):
+            continue
         for other in plan.duplicates:
             session.execute(
                 insert_ignoring_conflicts(session, LeadDuplicate).values(
