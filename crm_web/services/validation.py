@@ -59,9 +59,15 @@ def int_field(
     return value
 
 
+# Fields a client may echo back from a read; they cannot be written, so they
+# are ignored rather than refused.
+READ_ONLY = {"id", "load", "created_at", "webhook_token"}
+
+
 def unknown_fields(data: Mapping, allowed: set[str], errors: dict) -> None:
+    """Refuse fields we do not know, so a typo such as `max_laod` is not silently lost."""
     for field in data:
-        if field not in allowed:
+        if field not in allowed and field not in READ_ONLY:
             errors.setdefault(str(field), []).append("Unknown field.")
 
 
