@@ -10,6 +10,7 @@ from .extensions import db
 from .services.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationError
 
 JSON_PREFIXES = ("/api/", "/webhooks/")
+JSON_PATHS = ("/api", "/webhooks")
 
 HTTP_CODES = {
     400: "bad_request",
@@ -44,7 +45,7 @@ def service_error_response(exc: ServiceError | ValidationError):
 
 
 def wants_json() -> bool:
-    return request.path.startswith(JSON_PREFIXES)
+    return request.path.startswith(JSON_PREFIXES) or request.path.rstrip("/") in JSON_PATHS
 
 
 def register_json_errors(app: Flask) -> None:

@@ -18,7 +18,8 @@ class Candidate:
 
     @property
     def eligible(self) -> bool:
-        return self.is_active and self.load < self.max_load and self.weight > 0
+        # A weight below one cent would count as 0 in the draw (randrange(0) fails).
+        return self.is_active and self.load < self.max_load and _cents(self.weight) > 0
 
 
 def _cents(weight: Decimal) -> int:

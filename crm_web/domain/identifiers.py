@@ -54,6 +54,8 @@ def normalize_external_id(raw: str) -> str:
         raise ValueError("External id is empty.")
     if len(text) > MAX_EXTERNAL_ID:
         raise ValueError(f"External id is longer than {MAX_EXTERNAL_ID} characters.")
+    if "\x00" in text:
+        raise ValueError("External id must not contain NUL characters.")
     return text
 
 
@@ -114,11 +116,15 @@ def parse_contact_input(data: Mapping, region: str) -> ContactInput:
         errors.setdefault("message", []).append(
             f"Message is longer than {MAX_MESSAGE} characters."
         )
-    if not errors and not any(normalised.values()):
+    identifier_fields = ("external_id", "phone", "email")
+    # Nothing given for any identifier (an invalid one counts as given: its
+    # own error says what is wrong). Reported together with other errors.
+    if all(raw[f] is None and f not in errors for f in identifier_fields):
         message_text = "Give at least one of external_id, phone or email."
-        raise ValidationError(
-            {f: [message_text] for f in ("external_id", "phone", "email")}, message_text
-        )
+        if not errors:
+            raise ValidationError({f: [message_text] for f in identifier_fields}, message_text)
+        for f in identifier_fields:
+            errors[f] = [message_text]
     if errors:
         raise ValidationError(errors, "Some fields are invalid.")
     return ContactInput(Identifiers(**normalised), name=name, message=message)

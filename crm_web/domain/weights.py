@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 MIN_WEIGHT = Decimal("0.01")
 MAX_WEIGHT = Decimal("999.99")
+CENT = Decimal("0.01")
 
 
 def parse_weight(value: object) -> Decimal:
@@ -13,22 +14,33 @@ def parse_weight(value: object) -> Decimal:
     # bool is an int subclass; true/false are not weights.
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
         raise ValueError("Weight must be a number or a string such as \"10.50\".")
-    text = value.strip() if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
-    if not text:
-        raise ValueError("Weight is empty.")
-    try:
-        weight = Decimal(text)
-    except InvalidOperation as exc:
-        raise ValueError("Weight is not a number.") from exc
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise ValueError("Weight is empty.")
+        try:
+            weight = Decimal(text)
+        except InvalidOperation as exc:
+            raise ValueError("Weight is not a number.") from exc
+    elif isinstance(value, float):
+        # repr gives the shortest text that round-trips: 10.5 -> "10.5", not 10.5000000000000001...
+        weight = Decimal(repr(value))
+    else:
+        # int or Decimal; Decimal(int) has no digit limit, unlike str(int).
+        weight = Decimal(value)
     if not weight.is_finite():
         raise ValueError("Weight must be a finite number.")
-    exponent = weight.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2 and weight != weight.quantize(Decimal("0.01")):
-        raise ValueError("Weight has more than two decimal places.")
+    # The range check comes first: quantizing a huge value would exceed the
+    # decimal precision and raise InvalidOperation, which is not a ValueError.
     if not MIN_WEIGHT <= weight <= MAX_WEIGHT:
+        if 0 < weight < MIN_WEIGHT:  # e.g. "0.001"
+            raise ValueError("Weight has more than two decimal places.")
         raise ValueError("Weight must be between 0.01 and 999.99.")
-    return weight.quantize(Decimal("0.01"))
+    quantized = weight.quantize(CENT)
+    if weight != quantized:
+        raise ValueError("Weight has more than two decimal places.")
+    return quantized
 
 
 def format_weight(weight: Decimal) -> str:
-    return f"{weight.quantize(Decimal('0.01'))}"
+    return f"{weight.quantize(CENT)}"

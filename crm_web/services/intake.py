@@ -15,6 +15,7 @@ from ..models import Contact, IdempotencyKey, Source, utcnow
 from .assignment import choose_and_claim
 from .errors import NotFound
 from .leads import resolve_lead
+from .sources import KEY_RE
 from .tx import insert_ignoring_conflicts, write_transaction
 
 
@@ -86,6 +87,8 @@ def _claim_idempotency_key(session: Session, source_id: int, key: str) -> dict |
 
 
 def active_source(session: Session, key: str) -> Source:
+    if not KEY_RE.match(key):  # also keeps NUL bytes away from PostgreSQL
+        raise NotFound("Unknown or disabled source.")
     source = session.scalar(select(Source).where(Source.key == key))
     if source is None or not source.is_active:
         raise NotFound("Unknown or disabled source.")

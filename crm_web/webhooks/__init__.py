@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hmac
+import io
 import json
 
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Request
 
 from ..domain.identifiers import parse_contact_input
 from ..extensions import db, limiter
@@ -32,7 +34,6 @@ def _rate_limit_off() -> bool:
 @bp.post("/webhooks/<source_key>")
 @limiter.limit(_rate_limit, exempt_when=_rate_limit_off)
 def receive(source_key: str):
-    request.max_content_length = MAX_BODY
     try:
         source = active_source(db.session, source_key)
     except NotFound as exc:
@@ -41,13 +42,13 @@ def receive(source_key: str):
     if not hmac.compare_digest(token.encode(), source.webhook_token.encode()):
         return error_response(401, "Missing or wrong webhook token.")
     if request.content_length is not None and request.content_length > MAX_BODY:
-        return error_response(413, f"Body is larger than {MAX_BODY // 1024} KiB.")
+        return _too_large()
 
     fields, failure = _read_body()
     if failure is not None:
         return failure
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+    if key is not None and (not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or "\x00" in key):
         return error_response(
             422,
             "Idempotency-Key must be 1 to 255 characters.",
@@ -63,23 +64,49 @@ def receive(source_key: str):
     return result.body, 200 if result.replayed else 201
 
 
+def _too_large():
+    return error_response(413, f"Body is larger than {MAX_BODY // 1024} KiB.")
+
+
+def _read_limited() -> bytes | None:
+    """The raw body, or None when it exceeds MAX_BODY.
+
+    Read by hand because a chunked body has no Content-Length, and Werkzeug
+    would silently cut it at the limit instead of refusing it.
+    """
+    raw = request.stream.read(MAX_BODY + 1)
+    return None if len(raw) > MAX_BODY else raw
+
+
+def _parse_form(raw: bytes):
+    environ = dict(request.environ)
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    environ.update({"wsgi.input": io.BytesIO(raw), "CONTENT_LENGTH": str(len(raw))})
+    return Request(environ).form
+
+
 def _read_body():
     """The request's fields as a mapping, or an error response."""
     mimetype = request.mimetype
+    if mimetype != "application/json" and mimetype not in FORM_TYPES:
+        return None, error_response(
+            415, "Send application/json, application/x-www-form-urlencoded or multipart/form-data."
+        )
     try:
-        if mimetype == "application/json":
-            raw = request.get_data(cache=True)
-            try:
-                payload = json.loads(raw)
-            except (ValueError, RecursionError):
-                return None, error_response(400, "Body is not valid JSON.")
-            if not isinstance(payload, dict):
-                return None, error_response(400, "Body must be a JSON object.")
-            return payload, None
-        if mimetype in FORM_TYPES:
-            return request.form, None
+        raw = _read_limited()
     except RequestEntityTooLarge:
-        return None, error_response(413, f"Body is larger than {MAX_BODY // 1024} KiB.")
-    return None, error_response(
-        415, "Send application/json, application/x-www-form-urlencoded or multipart/form-data."
-    )
+        raw = None
+    if raw is None:
+        return None, _too_large()
+    if mimetype in FORM_TYPES:
+        try:
+            return _parse_form(raw), None
+        except RequestEntityTooLarge:
+            return None, _too_large()
+    try:
+        payload = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None, error_response(400, "Body is not valid JSON.")
+    if not isinstance(payload, dict):
+        return None, error_response(400, "Body must be a JSON object.")
+    return payload, None
