@@ -7,11 +7,14 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from .config import load_settings
 from .database import configure_engine, engine_options
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .json_errors import register_json_errors
+from .services.users import use_password_profile
+from .services.validation import MAX_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # The random source of operator choice; tests put a seeded one here.
     app.extensions.setdefault("crm_rng", random.SystemRandom())
 
+    use_password_profile(app.config["CRM_PASSWORD_PROFILE"])
     configure_extensions(app)
     register_blueprints(app)
     register_json_errors(app)
@@ -53,9 +57,20 @@ def configure_extensions(app: Flask) -> None:
     limiter.init_app(app)
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>` in URLs: ids beyond the 32-bit schema range are 404, not a database error."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002  (werkzeug's signature)
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
 def register_blueprints(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter
     from .api import bp as api_bp
     from .health import bp as health_bp
+    from .web.setup import configure_web
     from .webhooks import bp as webhooks_bp
 
     app.register_blueprint(health_bp)
@@ -63,6 +78,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(webhooks_bp)
     csrf.exempt(api_bp)
+    configure_web(app)
 
 
 def register_commands(app: Flask) -> None:

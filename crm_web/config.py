@@ -50,6 +50,7 @@ def load_settings(instance_path: Path) -> dict:
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
         "CRM_PUBLIC_URL": env.get("CRM_PUBLIC_URL", "").rstrip("/"),
         "CRM_DB_POOL_SIZE": int(env.get("CRM_DB_POOL_SIZE", "5")),
+        "CRM_PASSWORD_PROFILE": env.get("CRM_PASSWORD_PROFILE", "default"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

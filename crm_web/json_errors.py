@@ -7,6 +7,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .web.errors import error_page
 from .services.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationError
 
 JSON_PREFIXES = ("/api/", "/webhooks/")
@@ -52,7 +53,7 @@ def register_json_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if not wants_json():
-            return exc
+            return error_page(exc.code or 500)
         response = error_response(exc.code or 500, exc.description or exc.name)
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
@@ -63,7 +64,8 @@ def register_json_errors(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     @app.errorhandler(ValidationError)
     def service_error(exc):
-        return service_error_response(exc)
+        response = service_error_response(exc)
+        return response if wants_json() else error_page(response.status_code)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
@@ -72,7 +74,8 @@ def register_json_errors(app: Flask) -> None:
         db.session.rollback()
         current_app.logger.error("database error: %s", exc.__class__.__name__, exc_info=True)
         if not wants_json():
-            return "Service temporarily unavailable. Please retry shortly.", 503, {"Retry-After": "5"}
+            body, status = error_page(503)
+            return body, status, {"Retry-After": "5"}
         response = error_response(503, "The database is unavailable; retry shortly.")
         response.headers["Retry-After"] = "5"
         return response
@@ -82,5 +85,5 @@ def register_json_errors(app: Flask) -> None:
         current_app.logger.exception("unhandled error on %s", request.path)
         db.session.rollback()
         if not wants_json():
-            return "Internal server error.", 500
+            return error_page(500)
         return error_response(500, "Internal server error.")

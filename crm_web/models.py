@@ -180,6 +180,7 @@ class Contact(db.Model):
         Index("ix_contacts_operator_id", "operator_id", "id"),
         Index("ix_contacts_source_id", "source_id", "id"),
         Index("ix_contacts_lead_id", "lead_id", "created_at"),
+        Index("ix_contacts_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

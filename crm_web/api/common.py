@@ -12,6 +12,7 @@ from ..models import User
 from ..services.errors import Forbidden, ValidationError
 from ..services.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page
 from ..services.users import user_for_token
+from ..services.validation import MAX_ID
 
 
 class ApiError(Exception):
@@ -66,7 +67,7 @@ def json_object() -> dict:
     return body
 
 
-def int_arg(name: str, errors: dict, low: int = 1, high: int | None = None) -> int | None:
+def int_arg(name: str, errors: dict, low: int = 1, high: int = MAX_ID) -> int | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return None
@@ -75,8 +76,8 @@ def int_arg(name: str, errors: dict, low: int = 1, high: int | None = None) -> i
     except ValueError:
         errors[name] = ["Must be a whole number."]
         return None
-    if value < low or (high is not None and value > high):
-        errors[name] = [f"Must be between {low} and {high}." if high else f"Must be at least {low}."]
+    if not low <= value <= high:
+        errors[name] = [f"Must be between {low} and {high}."]
         return None
     return value
 

@@ -11,6 +11,7 @@ from ..services import contacts as service
 from ..services.errors import NotFound, ValidationError
 from ..services.intake import register_contact
 from ..services.sources import get_source
+from ..services.validation import is_id
 from . import bp
 from .common import current_user, int_arg, json_object, page_body, pagination_args, rng
 
@@ -20,7 +21,7 @@ def create_contact():
     body = json_object()
     source_id = body.get("source_id")
     errors: dict[str, list[str]] = {}
-    if isinstance(source_id, bool) or not isinstance(source_id, int):
+    if not is_id(source_id):
         errors["source_id"] = ["Must be the id of a source."]
     try:
         data = parse_contact_input(body, current_app.config["CRM_PHONE_REGION"])
@@ -63,7 +64,7 @@ def get_contact(contact_id: int):
 def assign_contact(contact_id: int):
     body = json_object()
     operator_id = body.get("operator_id")
-    if isinstance(operator_id, bool) or not isinstance(operator_id, int):
+    if not is_id(operator_id):
         raise ValidationError.single("operator_id", "Must be the id of an operator.")
     service.get_contact(db.session, contact_id)  # 404 first
     contact = service.assign_manually(db.session, contact_id, operator_id, current_user())

@@ -16,7 +16,7 @@ from ..models import Distribution, Operator, Source, utcnow
 from .errors import Conflict, NotFound, ValidationError
 from .pagination import Page, paginate
 from .tx import write_transaction
-from .validation import bool_field, raise_if, require_object, text_field, unknown_fields
+from .validation import bool_field, is_id, raise_if, require_object, text_field, unknown_fields
 
 KEY_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 KEY_HELP = "Use 1-64 lower-case letters, digits, '-' or '_', starting and ending with a letter or digit."
@@ -146,7 +146,7 @@ def parse_rules(data: object) -> dict[int, object]:
             errors[where] = ["Must be an object with operator_id and weight."]
             continue
         operator_id = rule.get("operator_id")
-        if isinstance(operator_id, bool) or not isinstance(operator_id, int):
+        if not is_id(operator_id):
             errors[f"{where}.operator_id"] = ["Must be an operator id."]
         elif operator_id in table:
             errors[f"{where}.operator_id"] = [f"Operator {operator_id} appears more than once."]

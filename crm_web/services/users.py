@@ -17,10 +17,21 @@ from .errors import Conflict, NotFound, ValidationError
 from .tx import write_transaction
 
 TOKEN_PREFIX = "crm_"
-_hasher = PasswordHasher()  # argon2id: memory-hard
-# Verified against when the e-mail is unknown, so timing does not tell.
-_DUMMY_HASH = _hasher.hash("not a real password")
 MIN_PASSWORD = 8
+# argon2id, memory-hard. "test" is still argon2id, with little memory, so
+# that a test suite creating hundreds of users stays fast.
+PROFILES = {
+    "default": PasswordHasher(),
+    "test": PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+}
+_hasher = PROFILES["default"]
+_dummy_hash: str | None = None
+
+
+def use_password_profile(name: str) -> None:
+    global _hasher, _dummy_hash
+    _hasher = PROFILES[name]
+    _dummy_hash = None
 
 
 def hash_password(password: str) -> str:
@@ -28,8 +39,12 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(user: User | None, password: str) -> bool:
+    """Check a password; with no user, spend the same time on a dummy hash."""
+    global _dummy_hash
+    if user is None and _dummy_hash is None:
+        _dummy_hash = _hasher.hash("not a real password")
     try:
-        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and user is not None
+        return _hasher.verify(user.password_hash if user else _dummy_hash, password) and user is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -7,6 +7,15 @@ from collections.abc import Mapping
 from .errors import ValidationError
 
 
+# Ids are 32-bit integers in the schema; a larger one can name nothing.
+MAX_ID = 2**31 - 1
+
+
+def is_id(value: object) -> bool:
+    """A plausible row id: an int (not bool) within the schema's range."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
 def require_object(data: object) -> Mapping:
     if not isinstance(data, Mapping):
         raise ValidationError({"_body": ["Must be a JSON object."]}, "Body must be a JSON object.")

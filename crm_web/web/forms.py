@@ -1,0 +1,64 @@
+"""Flask-WTF forms of the staff pages. Rules live in the services; forms only shape input."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=320)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+
+
+class OperatorForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    max_load = IntegerField(
+        _l("Maximum load"),
+        validators=[InputRequired(), NumberRange(min=0, max=10_000)],
+        description=_l("How many active contacts this operator may hold at once (0–10000)."),
+    )
+    is_active = BooleanField(_l("Active (receives new contacts)"), default=True)
+
+
+class SourceForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    key = StringField(
+        _l("Key"),
+        validators=[Optional(), Length(max=64)],
+        description=_l("Used in the webhook URL; lower-case letters, digits, '-' and '_'. "
+                       "Leave empty to derive it from the name."),
+    )
+    is_active = BooleanField(_l("Enabled (accepts webhooks)"), default=True)
+
+
+class IntakeForm(FlaskForm):
+    source_id = SelectField(_l("Source"), coerce=int, validators=[InputRequired()])
+    external_id = StringField(_l("External id"), validators=[Optional(), Length(max=255)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=64)])
+    email = StringField(_l("Email"), validators=[Optional(), Length(max=320)])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=255)])
+    message = TextAreaField(_l("Message"), validators=[Optional(), Length(max=10_000)])
+
+
+class UserForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=320)])
+    role = SelectField(
+        _l("Role"), choices=[("operator", _l("Operator")), ("supervisor", _l("Supervisor"))]
+    )
+    operator_id = SelectField(_l("Works as operator"), coerce=int, validate_choice=False)
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=1024)])
+
+
+class EmptyForm(FlaskForm):
+    """Only the CSRF token: for buttons that post (close, take, delete...)."""
