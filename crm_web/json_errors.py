@@ -7,8 +7,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
-from .web.errors import error_page
 from .services.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationError
+from .web.errors import error_page
 
 JSON_PREFIXES = ("/api/", "/webhooks/")
 JSON_PATHS = ("/api", "/webhooks")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -28,7 +28,7 @@ def queue_size(session: Session) -> int:
 
 
 def overview_counts(session: Session) -> OverviewCounts:
-    midnight = datetime.combine(datetime.now(timezone.utc).date(), time.min, tzinfo=timezone.utc)
+    midnight = datetime.combine(datetime.now(UTC).date(), time.min, tzinfo=UTC)
     # Sums over the operators table: the maintained loads, not a scan of contacts.
     assigned, free, active = session.execute(
         select(

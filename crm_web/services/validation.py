@@ -6,7 +6,6 @@ from collections.abc import Mapping
 
 from .errors import ValidationError
 
-
 # Ids are 32-bit integers in the schema; a larger one can name nothing.
 MAX_ID = 2**31 - 1
 

@@ -8,7 +8,10 @@ from flask_babel import gettext as _
 
 def error_page(status: int):
     titles = {
-        400: (_("Bad request"), _("The form was incomplete or has expired. Go back, reload the page and try again.")),
+        400: (
+            _("Bad request"),
+            _("The form was incomplete or has expired. Go back, reload the page and try again."),
+        ),
         403: (_("Not allowed"), _("Your role may not open this page. Ask a supervisor if you need it.")),
         404: (_("Not found"), _("There is nothing at this address. It may have been deleted.")),
         405: (_("Not allowed"), _("This address does not accept that kind of request.")),

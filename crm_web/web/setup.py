@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask, request
 from flask_babel import Babel, format_datetime, format_decimal, format_timedelta
@@ -48,7 +48,7 @@ def configure_web(app: Flask) -> None:
 
 
 def _since(value: datetime) -> str:
-    return format_timedelta(datetime.now(timezone.utc) - value, threshold=1.1)
+    return format_timedelta(datetime.now(UTC) - value, threshold=1.1)
 
 
 def _ago(value: datetime | None) -> str:
