@@ -14,3 +14,6 @@ timeout = 30
 graceful_timeout = 20
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
+# gunicorn's control socket lives at one path per user; several instances on
+# one host would fight over it, and we do not use it.
+control_socket_disable = True
