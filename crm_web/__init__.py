@@ -6,15 +6,14 @@ import random
 from pathlib import Path
 
 from dotenv import load_dotenv
-from flask import Flask
-from werkzeug.routing import IntegerConverter
+from flask import Flask, abort
 
 from .config import load_settings
 from .database import configure_engine, engine_options
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .json_errors import register_json_errors
 from .services.users import use_password_profile
-from .services.validation import MAX_ID
+from .services.validation import is_id
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,17 +56,15 @@ def configure_extensions(app: Flask) -> None:
     limiter.init_app(app)
 
 
-class IdConverter(IntegerConverter):
-    """`<int:...>` in URLs: ids beyond the 32-bit schema range are 404, not a database error."""
-
-    def __init__(self, map, *args, **kwargs):  # noqa: A002  (werkzeug's signature)
-        kwargs.setdefault("min", 1)
-        kwargs.setdefault("max", MAX_ID)
-        super().__init__(map, *args, **kwargs)
-
-
 def register_blueprints(app: Flask) -> None:
-    app.url_map.converters["int"] = IdConverter
+    @app.url_value_preprocessor
+    def ids_in_range(_endpoint, values):
+        # An id beyond the 32-bit schema range names nothing: 404, not a
+        # database error (checked after routing so other methods stay 404 too).
+        for name, value in (values or {}).items():
+            if name.endswith("_id") and isinstance(value, int) and not is_id(value):
+                abort(404)
+
     from .api import bp as api_bp
     from .health import bp as health_bp
     from .web.setup import configure_web

@@ -6,7 +6,7 @@ from ..extensions import db
 from ..serializers import distribution_dict, source_dict
 from ..services import sources as service
 from . import bp
-from .common import current_user, json_body, json_object, page_body, pagination_args, supervisor_only
+from .common import current_user, json_object, page_body, pagination_args, supervisor_only
 
 
 @bp.get("/sources")
@@ -52,5 +52,5 @@ def get_distribution(source_id: int):
 @supervisor_only
 def put_distribution(source_id: int):
     service.get_source(db.session, source_id)  # 404 before validating the body
-    table = service.parse_rules(json_body())
+    table = service.parse_rules(json_object())
     return distribution_dict(service.replace_distribution(db.session, source_id, table))

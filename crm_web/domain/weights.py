@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 MIN_WEIGHT = Decimal("0.01")
 MAX_WEIGHT = Decimal("999.99")
 CENT = Decimal("0.01")
+PLAIN_DECIMAL = re.compile(r"\+?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)")
 
 
 def parse_weight(value: object) -> Decimal:
@@ -18,6 +20,10 @@ def parse_weight(value: object) -> Decimal:
         text = value.strip()
         if not text:
             raise ValueError("Weight is empty.")
+        # Plain ASCII decimals only: Decimal() would also take "1_5" or
+        # other scripts' digits, and a typo must not become a weight.
+        if not PLAIN_DECIMAL.fullmatch(text):
+            raise ValueError("Weight must be a plain decimal number such as 10.50.")
         try:
             weight = Decimal(text)
         except InvalidOperation as exc:

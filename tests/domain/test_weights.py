@@ -157,10 +157,12 @@ def test_error_messages_say_why():
         parse_weight(True)
     with pytest.raises(ValueError, match="empty"):
         parse_weight("  ")
-    with pytest.raises(ValueError, match="not a number"):
+    with pytest.raises(ValueError, match="plain decimal number"):
         parse_weight("abc")
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match="plain decimal number"):
         parse_weight("NaN")
+    with pytest.raises(ValueError, match="finite"):
+        parse_weight(float("nan"))
     with pytest.raises(ValueError, match="two decimal places"):
         parse_weight("1.001")
     with pytest.raises(ValueError, match="between 0.01 and 999.99"):
