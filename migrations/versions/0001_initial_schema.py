@@ -73,6 +73,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_contacts'))
     )
     with op.batch_alter_table('contacts', schema=None) as batch_op:
+        batch_op.create_index('ix_contacts_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_contacts_lead_id', ['lead_id', 'created_at'], unique=False)
         batch_op.create_index('ix_contacts_operator_active', ['operator_id', 'created_at'], unique=False, sqlite_where=sa.text('is_active'), postgresql_where=sa.text('is_active'))
         batch_op.create_index('ix_contacts_operator_id', ['operator_id', 'id'], unique=False)
@@ -176,6 +177,7 @@ def downgrade():
         batch_op.drop_index('ix_contacts_operator_id')
         batch_op.drop_index('ix_contacts_operator_active', sqlite_where=sa.text('is_active'), postgresql_where=sa.text('is_active'))
         batch_op.drop_index('ix_contacts_lead_id')
+        batch_op.drop_index('ix_contacts_created_at')
 
     op.drop_table('contacts')
     op.drop_table('sources')
