@@ -1,0 +1,147 @@
+"""/operators pages: list, create, edit, pause, delete; supervisors only."""
+
+import pytest
+from sqlalchemy import select
+
+from crm_web.models import Contact, Operator
+
+from .conftest import csrf_from
+
+
+def form_token(client, path):
+    return csrf_from(client.get(path).get_data(as_text=True))
+
+
+def test_list_shows_load_and_bar(client, sign_in, factory, make_contact):
+    sign_in("supervisor")
+    anna = factory.operator("Anna", max_load=4)
+    source = factory.source(weights={anna: 1})
+    make_contact(source, phone="+79990000001")
+    page = client.get("/operators").get_data(as_text=True)
+    assert "Anna" in page
+    assert "1 / 4" in page
+    assert '<progress' in page and 'value="1" max="4"' in page
+
+
+def test_create_operator(client, sign_in, fetch, app):
+    sign_in("supervisor")
+    token = form_token(client, "/operators/new")
+    response = client.post("/operators/new", data={"name": " Boris ", "max_load": "7", "is_active": "y",
+                                                   "csrf_token": token})
+    assert response.status_code == 303
+    from crm_web.extensions import db
+
+    with app.app_context():
+        op = db.session.scalar(select(Operator).where(Operator.name == "Boris"))
+        assert (op.max_load, op.is_active) == (7, True)
+    assert "Operator Boris created." in client.get("/operators").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"name": "", "max_load": "3"}, "This field is required."),
+        ({"name": "X", "max_load": ""}, "This field is required."),
+        ({"name": "X", "max_load": "abc"}, "Not a valid integer value."),
+        ({"name": "X", "max_load": "-1"}, "Number must be between 0 and 10000."),
+        ({"name": "X", "max_load": "10001"}, "Number must be between 0 and 10000."),
+        ({"name": "X" * 121, "max_load": "3"}, "Field cannot be longer than 120 characters."),
+    ],
+)
+def test_create_operator_validation(client, sign_in, factory, data, message):
+    sign_in("supervisor")
+    before = factory.count("operators")
+    response = client.post("/operators/new", data={**data, "csrf_token": form_token(client, "/operators/new")})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert factory.count("operators") == before
+
+
+def test_duplicate_name_is_shown_on_the_field(client, sign_in, factory):
+    sign_in("supervisor")
+    factory.operator("Anna")
+    response = client.post("/operators/new", data={"name": "Anna", "max_load": "3",
+                                                   "csrf_token": form_token(client, "/operators/new")})
+    assert response.status_code == 422
+    assert "already exists" in response.get_data(as_text=True)
+    assert factory.count("operators") == 1
+
+
+def test_edit_operator(client, sign_in, factory, fetch):
+    sign_in("supervisor")
+    op = factory.operator("Anna", max_load=3)
+    path = f"/operators/{op.id}/edit"
+    page = client.get(path).get_data(as_text=True)
+    assert 'value="Anna"' in page
+    response = client.post(path, data={"name": "Anna K", "max_load": "9", "csrf_token": csrf_from(page)})
+    assert response.status_code == 303
+    saved = fetch(Operator, op.id)
+    assert (saved.name, saved.max_load, saved.is_active) == ("Anna K", 9, False)
+    assert client.get("/operators/999999/edit").status_code == 404
+
+
+def test_pause_and_resume(client, sign_in, factory, fetch):
+    sign_in("supervisor")
+    op = factory.operator("Anna")
+    token = form_token(client, "/operators")
+    assert client.post(f"/operators/{op.id}/active", data={"csrf_token": token}).status_code == 303
+    assert fetch(Operator, op.id).is_active is False
+    client.post(f"/operators/{op.id}/active", data={"csrf_token": token})
+    assert fetch(Operator, op.id).is_active is True
+
+
+def test_delete_says_contacts_return_and_returns_them(client, sign_in, factory, make_contact, app):
+    sign_in("supervisor")
+    op = factory.operator("Anna", max_load=5)
+    source = factory.source(weights={op: 1})
+    for i in range(2):
+        make_contact(source, phone=f"+7999000000{i}")
+    page = client.get(f"/operators/{op.id}/delete").get_data(as_text=True)
+    assert "2 active contacts of this operator will go back to the unassigned queue." in page
+    response = client.post(f"/operators/{op.id}/delete", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 303
+    from crm_web.extensions import db
+
+    with app.app_context():
+        contacts = db.session.scalars(select(Contact)).all()
+        assert [c.status for c in contacts] == ["unassigned", "unassigned"]
+    page = client.get("/operators").get_data(as_text=True)
+    assert "Operator Anna deleted; 2 active contacts went back to the queue." in page
+    assert f"/operators/{op.id}/edit" not in page
+
+
+@pytest.mark.parametrize("method,path", [
+    ("get", "/operators"), ("get", "/operators/new"), ("post", "/operators/new"),
+    ("get", "/operators/{id}/edit"), ("post", "/operators/{id}/edit"),
+    ("get", "/operators/{id}/delete"), ("post", "/operators/{id}/delete"), ("post", "/operators/{id}/active"),
+])
+def test_operator_users_get_403_and_change_nothing(client, sign_in, factory, fetch, method, path):
+    op = factory.operator("Anna", max_load=3)
+    sign_in("operator")
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    data = {"name": "Hacked", "max_load": "99", "csrf_token": token}
+    response = getattr(client, method)(path.format(id=op.id), data=data if method == "post" else None)
+    assert response.status_code == 403
+    saved = fetch(Operator, op.id)
+    assert (saved.name, saved.max_load, saved.deleted_at) == ("Anna", 3, None)
+
+
+def test_post_without_csrf_is_400_and_changes_nothing(client, sign_in, factory, fetch):
+    sign_in("supervisor")
+    op = factory.operator("Anna", max_load=3)
+    assert client.post("/operators/new", data={"name": "B", "max_load": "3"}).status_code == 400
+    assert client.post(f"/operators/{op.id}/edit", data={"name": "C", "max_load": "4"}).status_code == 400
+    assert client.post(f"/operators/{op.id}/delete").status_code == 400
+    assert client.post(f"/operators/{op.id}/active").status_code == 400
+    saved = fetch(Operator, op.id)
+    assert (saved.name, saved.max_load, saved.is_active, saved.deleted_at) == ("Anna", 3, True, None)
+    assert factory.count("operators") == 1
+
+
+def test_operator_name_is_escaped(client, sign_in, factory):
+    sign_in("supervisor")
+    factory.operator("<script>alert(1)</script>")
+    for path in ("/operators", "/"):
+        page = client.get(path).get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
