@@ -38,8 +38,8 @@ def test_sign_in_follows_next_but_never_off_site(client, factory, log_in):
     assert response.location == "/queue"
     client.post("/logout", data={"csrf_token": csrf_from(client.get("/").get_data(as_text=True))})
     token = csrf_from(client.get("/login").get_data(as_text=True))
-    response = client.post("/login?next=//evil.example/x", data={"email": staff.email,
-                                                                "password": "password-123", "csrf_token": token})
+    data = {"email": staff.email, "password": "password-123", "csrf_token": token}
+    response = client.post("/login?next=//evil.example/x", data=data)
     assert response.location == "/"
 
 

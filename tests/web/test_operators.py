@@ -51,7 +51,8 @@ def test_create_operator(client, sign_in, fetch, app):
 def test_create_operator_validation(client, sign_in, factory, data, message):
     sign_in("supervisor")
     before = factory.count("operators")
-    response = client.post("/operators/new", data={**data, "csrf_token": form_token(client, "/operators/new")})
+    token = form_token(client, "/operators/new")
+    response = client.post("/operators/new", data={**data, "csrf_token": token})
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
     assert factory.count("operators") == before
