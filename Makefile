@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := FLASK_APP=wsgi $(BIN)/flask
 
-.PHONY: run test lint install install-dev services clean
+.PHONY: run test lint install install-dev services browser screenshots messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,12 @@ run: install
 lint: install-dev
 	$(BIN)/ruff check .
 
-test: install-dev lint
+test: install-dev lint browser
 	$(BIN)/pytest
+
+# Browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 # Start the local PostgreSQL and Redis the tests need, if they are down.
 services:
@@ -38,3 +42,8 @@ services:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Extract every translatable string into crm_web/translations/messages.pot.
+messages: install-dev
+	mkdir -p crm_web/translations
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o crm_web/translations/messages.pot .
