@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -116,3 +118,57 @@ def possible_duplicates(session: Session, lead_id: int) -> list[Lead]:
         select(LeadDuplicate.duplicate_of_id).where(LeadDuplicate.lead_id == lead_id)
     )
     return list(session.scalars(select(Lead).where(Lead.id.in_(other_ids)).order_by(Lead.id)))
+
+
+MAX_QUERY = 320
+
+
+def search_leads(session: Session, q: str | None, region: str, page: int, per_page: int) -> Page:
+    """One search box: phone or email (normalised like intake), external id, or part of the name."""
+    text = (q or "").strip()
+    if len(text) > MAX_QUERY:
+        raise ValidationError.single("q", f"Search for at most {MAX_QUERY} characters.")
+    query = select(Lead)
+    if text:
+        conditions = [Lead.external_id == text, Lead.name.ilike(_contains(text), escape="\\")]
+        for field, normalise in (("phone", lambda v: normalize_phone(v, region)), ("email", normalize_email)):
+            # Not a phone (or not an email): the other conditions still apply.
+            with suppress(ValueError):
+                conditions.append(getattr(Lead, field) == normalise(text))
+        query = query.where(or_(*conditions))
+    return paginate(session, query.order_by(Lead.id.desc()), page, per_page)
+
+
+def _contains(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def leads_by_id(session: Session, ids) -> dict[int, Lead]:
+    """The leads of a page of contacts, in one query (no query per row)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(wanted)))}
+
+
+def lead_with_history(session: Session, lead_id: int) -> Lead:
+    """The lead with every contact, its source and operator loaded up front."""
+    lead = session.scalar(
+        select(Lead)
+        .where(Lead.id == lead_id)
+        .options(
+            selectinload(Lead.contacts).selectinload(Contact.operator),
+            selectinload(Lead.contacts).selectinload(Contact.source),
+        )
+    )
+    if lead is None:
+        raise NotFound(f"Lead {lead_id} not found.")
+    return lead
+
+
+def earlier_contacts(session: Session, lead_id: int, contact_id: int) -> int:
+    """How many contacts the lead had before this one (0: the contact created the lead)."""
+    return session.scalar(
+        select(func.count(Contact.id)).where(Contact.lead_id == lead_id, Contact.id < contact_id)
+    ) or 0

@@ -7,7 +7,7 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -39,6 +39,14 @@ def list_sources(session: Session, page: int, per_page: int) -> Page:
 
 def all_sources(session: Session) -> list[Source]:
     return list(session.scalars(select(Source).order_by(Source.name, Source.id)))
+
+
+def rule_counts(session: Session) -> dict[int, int]:
+    """How many operators have a weight on each source (one grouped query)."""
+    rows = session.execute(
+        select(Distribution.source_id, func.count(Distribution.id)).group_by(Distribution.source_id)
+    )
+    return {source_id: count for source_id, count in rows}
 
 
 def get_source(session: Session, source_id: int) -> Source:

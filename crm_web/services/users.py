@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..domain.identifiers import normalize_email
 from ..models import ApiToken, Operator, Role, User, utcnow
-from .errors import Conflict, NotFound, ValidationError
+from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .tx import write_transaction
 
 TOKEN_PREFIX = "crm_"
@@ -141,4 +141,29 @@ def require_user(session: Session, email: str) -> User:
     user = get_user_by_email(session, email)
     if user is None:
         raise NotFound(f"No user with email {email}.")
+    return user
+
+
+def all_users(session: Session) -> list[User]:
+    """Every staff user with its linked operator, by email."""
+    return list(
+        session.scalars(select(User).options(joinedload(User.operator)).order_by(User.email, User.id))
+    )
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} not found.")
+    return user
+
+
+def set_user_enabled(session: Session, user_id: int, enabled: bool, actor: User) -> User:
+    """Enable or disable sign-in and API tokens of a user; nobody may disable itself."""
+    with write_transaction(session):
+        user = get_user(session, user_id)
+        # Disabling oneself would also lock out the last supervisor.
+        if not enabled and user.id == actor.id:
+            raise Forbidden("You cannot disable your own account.", "disable_self")
+        user.is_enabled = enabled
     return user

@@ -1,1 +1,154 @@
-"""Stub: filled in by the pages work."""
+"""Contacts: intake form, list with filters, one contact, closing, and "my contacts"."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from ..domain.identifiers import INTAKE_FIELDS, parse_contact_input
+from ..extensions import db
+from ..services import contacts as service
+from ..services.contacts import ContactFilters
+from ..services.errors import Conflict, Forbidden, NotFound, ValidationError
+from ..services.intake import register_contact
+from ..services.leads import earlier_contacts
+from ..services.operators import all_operators, get_operator, update_operator
+from ..services.sources import all_sources
+from . import bp
+from .access import staff_required
+from .forms import AvailabilityForm, CloseForm, ContactFilterForm, IntakeForm
+from .formutil import apply_errors
+from .queue import PER_PAGE, available_operators, page_arg, row_context, safe_next
+
+
+@bp.route("/contacts/new", methods=["GET", "POST"])
+@staff_required
+def new_contact():
+    sources = [s for s in all_sources(db.session) if s.is_active]
+    form = IntakeForm()
+    form.source_id.choices = [SelectChoice(s.id, s.name) for s in sources]
+    if form.validate_on_submit():
+        raw = {field: getattr(form, field).data for field in INTAKE_FIELDS}
+        try:
+            data = parse_contact_input(raw, current_app.config["CRM_PHONE_REGION"])
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            source = next(s for s in sources if s.id == form.source_id.data)
+            result = register_contact(db.session, source, data, current_app.extensions["crm_rng"])
+            return redirect(url_for("web.contact", contact_id=result.contact.id, created=1), code=303)
+    return render_template("contacts/new.html", form=form, sources=sources), 422 if form.errors else 200
+
+
+@bp.get("/contacts")
+@staff_required
+def contacts():
+    sources = all_sources(db.session)
+    operators = all_operators(db.session)
+    form = ContactFilterForm(formdata=request.args)
+    form.source_id.choices = [SelectChoice("", _("Any source"))] + [
+        SelectChoice(str(s.id), s.name) for s in sources
+    ]
+    form.operator_id.choices = [SelectChoice("", _("Any operator"))] + [
+        SelectChoice(str(o.id), o.name) for o in operators
+    ]
+    if not form.validate():
+        return render_template("contacts/list.html", form=form, page=None, args={}), 422
+    filters = ContactFilters(
+        status=form.status.data or None,
+        source_id=int(form.source_id.data) if form.source_id.data else None,
+        operator_id=int(form.operator_id.data) if form.operator_id.data else None,
+    )
+    page = service.list_contacts(db.session, filters, page_arg(), PER_PAGE)
+    args = {name: value for name, value in form.data.items() if value}
+    return render_template(
+        "contacts/list.html", form=form, page=page, args=args, **row_context(page.items)
+    )
+
+
+@bp.get("/contacts/<int:contact_id>")
+@staff_required
+def contact(contact_id: int):
+    try:
+        contact = service.get_contact(db.session, contact_id)
+    except NotFound:
+        abort(404)
+    created = request.args.get("created") == "1"
+    return render_template(
+        "contacts/detail.html",
+        contact=contact,
+        created=created,
+        returning=earlier_contacts(db.session, contact.lead_id, contact.id) if created else None,
+        operators=available_operators() if contact.status == "unassigned" and current_user.is_supervisor
+        else [],
+        may_close=contact.is_active and (
+            current_user.is_supervisor
+            or (contact.operator_id is not None and contact.operator_id == current_user.operator_id)
+        ),
+    )
+
+
+@bp.post("/contacts/<int:contact_id>/close")
+@staff_required
+def close_contact(contact_id: int):
+    form = CloseForm()
+    if form.validate_on_submit():
+        try:
+            service.close_contact(db.session, contact_id, current_user._get_current_object())
+        except NotFound:
+            abort(404)
+        except Forbidden:
+            abort(403)
+        except Conflict as exc:
+            if exc.code == "already_closed":
+                flash(_("Contact #%(id)s was already closed.", id=contact_id), "warning")
+            else:
+                flash(_("Contact #%(id)s changed meanwhile; look and try again.", id=contact_id), "warning")
+        else:
+            flash(_("Contact #%(id)s closed.", id=contact_id), "success")
+    back = safe_next(form.next.data) or url_for("web.contact", contact_id=contact_id)
+    return redirect(back, code=303)
+
+
+@bp.get("/my")
+@staff_required
+def my_contacts():
+    operator = _my_operator()
+    if operator is None:
+        return render_template("contacts/my.html", operator=None, page=None)
+    filters = ContactFilters(status="assigned", operator_id=operator.id)
+    page = service.list_contacts(db.session, filters, page_arg(), PER_PAGE)
+    return render_template(
+        "contacts/my.html", operator=operator, page=page, form=AvailabilityForm(), **row_context(page.items)
+    )
+
+
+@bp.post("/my/availability")
+@staff_required
+def my_availability():
+    operator = _my_operator()
+    if operator is None:
+        abort(404)
+    form = AvailabilityForm()
+    if form.validate_on_submit():
+        active = form.active.data == "1"
+        update_operator(db.session, operator.id, {"is_active": active})
+        if active:
+            flash(_("You are back: new contacts may be given to you again."), "success")
+        else:
+            flash(_("Paused: you receive no new contacts until you resume."), "success")
+    else:
+        flash(_("Choose to pause or to resume."), "error")
+    return redirect(url_for("web.my_contacts"), code=303)
+
+
+def _my_operator():
+    """The Operator the signed-in user works as, or None (a supervisor without one)."""
+    if not current_user.operator_id:
+        return None
+    try:
+        return get_operator(db.session, current_user.operator_id)
+    except NotFound:
+        return None

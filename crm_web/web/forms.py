@@ -7,13 +7,15 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
 
 class LoginForm(FlaskForm):
@@ -54,7 +56,8 @@ class IntakeForm(FlaskForm):
 class UserForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=320)])
     role = SelectField(
-        _l("Role"), choices=[("operator", _l("Operator")), ("supervisor", _l("Supervisor"))]
+        _l("Role"),
+        choices=[SelectChoice("operator", _l("Operator")), SelectChoice("supervisor", _l("Supervisor"))],
     )
     operator_id = SelectField(_l("Works as operator"), coerce=int, validate_choice=False)
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=1024)])
@@ -62,3 +65,43 @@ class UserForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """Only the CSRF token: for buttons that post (close, take, delete...)."""
+
+
+class AssignForm(FlaskForm):
+    """Queue and contact page: give an unassigned contact to an operator (or take it)."""
+
+    operator_id = IntegerField(
+        _l("Operator"), validators=[InputRequired(message=_l("Choose an operator."))]
+    )
+    page = IntegerField(validators=[Optional()])
+    next = HiddenField()
+
+
+class AvailabilityForm(FlaskForm):
+    """My contacts: pause (0) or resume (1) taking new contacts."""
+
+    active = HiddenField(validators=[AnyOf(("0", "1"))])
+
+
+class CloseForm(FlaskForm):
+    next = HiddenField()
+
+
+class ContactFilterForm(FlaskForm):
+    """The GET filters of /contacts (no CSRF: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField(
+        _l("Status"),
+        choices=[
+            SelectChoice("", _l("Any status")),
+            SelectChoice("unassigned", _l("unassigned")),
+            SelectChoice("assigned", _l("assigned")),
+            SelectChoice("closed", _l("closed")),
+        ],
+        default="",
+    )
+    source_id = SelectField(_l("Source"), default="")
+    operator_id = SelectField(_l("Operator"), default="")

@@ -80,9 +80,10 @@ def delete_operator(operator_id: int):
 def toggle_operator(operator_id: int):
     operator = _operator_or_404(operator_id)
     if EmptyForm().validate_on_submit():
-        service.update_operator(db.session, operator_id, {"is_active": not operator.is_active})
+        resume = not operator.is_active
+        service.update_operator(db.session, operator_id, {"is_active": resume})
         flash(
-            _("%(name)s now receives new contacts.", name=operator.name) if not operator.is_active
+            _("%(name)s now receives new contacts.", name=operator.name) if resume
             else _("%(name)s is paused and receives no new contacts.", name=operator.name),
             "success",
         )

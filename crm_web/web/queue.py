@@ -1,54 +1,142 @@
-"""Stub: filled in by the pages work."""
+"""/queue: unassigned contacts, oldest first, assigned inline (htmx) or by plain POST."""
 
-from flask import render_template_string
+from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..extensions import db
+from ..services import contacts as service
+from ..services.contacts import ContactFilters
+from ..services.errors import Conflict, Forbidden, NotFound, ValidationError
+from ..services.leads import leads_by_id
+from ..services.operators import all_operators, get_operator
+from ..services.sources import all_sources
 from . import bp
 from .access import staff_required
+from .forms import AssignForm
+
+PER_PAGE = 50
+MAX_PAGE = 100_000
+
+
+def page_arg() -> int:
+    """`?page=` as a sane positive number (anything else is page 1)."""
+    return min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site paths, never another host (open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return None
+
+
+def wants_fragment() -> bool:
+    """An htmx request gets only the fragment; a history restore needs the whole page."""
+    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
+
+
+def available_operators():
+    """Operators offered in assign lists; the service re-checks at assignment time."""
+    return [op for op in all_operators(db.session) if op.is_active and op.active_load < op.max_load]
+
+
+def row_context(contacts) -> dict:
+    """What a table of contacts needs besides the contacts, in a fixed number of queries."""
+    return {
+        "leads": leads_by_id(db.session, (c.lead_id for c in contacts)),
+        "sources": {s.id: s for s in all_sources(db.session)},
+    }
 
 
 @bp.get("/queue")
 @staff_required
 def queue():
-    return render_template_string("{% extends 'base.html' %}")
+    if wants_fragment():
+        return _fragment(page_arg())
+    response = make_response(render_template("queue/list.html", **_queue_context(page_arg())))
+    response.vary.add("HX-Request")  # the same URL also answers with the fragment
+    return response
 
 
-@bp.get("/my")
+@bp.post("/queue/<int:contact_id>/assign")
 @staff_required
-def my_contacts():
-    return render_template_string("{% extends 'base.html' %}")
+def assign_contact(contact_id: int):
+    form = AssignForm()
+    if not form.validate_on_submit():
+        message, category = (form.operator_id.errors or [_("Choose an operator.")])[0], "error"
+    else:
+        operator_id = form.operator_id.data
+        try:
+            contact = service.assign_manually(
+                db.session, contact_id, operator_id, current_user._get_current_object()
+            )
+        except NotFound:
+            abort(404)
+        except Forbidden:
+            abort(403)  # the pages never offer it: operators take only for themselves
+        except (Conflict, ValidationError) as exc:
+            message, category = _assign_error(exc, contact_id, operator_id), "error"
+        else:
+            if operator_id == current_user.operator_id:
+                message = _("You took contact #%(id)s.", id=contact_id)
+            else:
+                message = _("Contact #%(id)s assigned to %(name)s.",
+                            id=contact_id, name=contact.operator.name)
+            category = "success"
+    if wants_fragment():
+        return _fragment(form.page.data or 1, message, category)
+    flash(message, category)
+    back = safe_next(form.next.data) or url_for("web.queue", page=form.page.data or None)
+    return redirect(back, code=303)
 
 
-@bp.get("/contacts/new")
-@staff_required
-def new_contact():
-    return render_template_string("{% extends 'base.html' %}")
+def _assign_error(exc: Exception, contact_id: int, operator_id: int) -> str:
+    """A race lost or a stale choice, said plainly (the service changed nothing)."""
+    code = getattr(exc, "code", None)
+    if code == "not_unassigned":
+        return _("Contact #%(id)s was already taken or closed by someone else; nothing changed.",
+                 id=contact_id)
+    try:
+        name = get_operator(db.session, operator_id).name
+    except NotFound:
+        return _("That operator no longer exists; choose another one.")
+    if code == "operator_at_capacity":
+        return _("%(name)s has no free capacity any more; contact #%(id)s is still in the queue.",
+                 name=name, id=contact_id)
+    if code == "operator_inactive":
+        return _("%(name)s is paused and takes no contacts; contact #%(id)s is still in the queue.",
+                 name=name, id=contact_id)
+    return _("Contact #%(id)s could not be assigned; nothing changed.", id=contact_id)
 
 
-@bp.get("/contacts")
-@staff_required
-def contacts():
-    return render_template_string("{% extends 'base.html' %}")
+def _queue_context(page_number: int) -> dict:
+    filters = ContactFilters(status="unassigned")
+    page = service.list_contacts(db.session, filters, page_number, PER_PAGE)
+    if page.page > page.pages:  # the last page emptied meanwhile
+        page = service.list_contacts(db.session, filters, page.pages, PER_PAGE)
+    me = None
+    if current_user.operator_id:
+        try:
+            me = get_operator(db.session, current_user.operator_id)
+        except NotFound:
+            me = None
+    return {
+        "page": page,
+        "operators": available_operators() if current_user.is_supervisor else [],
+        "me": me,
+        **row_context(page.items),
+    }
 
 
-@bp.get("/contacts/<int:contact_id>")
-@staff_required
-def contact(contact_id):
-    return render_template_string("{% extends 'base.html' %}")
-
-
-@bp.get("/leads")
-@staff_required
-def leads():
-    return render_template_string("{% extends 'base.html' %}")
-
-
-@bp.get("/sources")
-@staff_required
-def sources():
-    return render_template_string("{% extends 'base.html' %}")
-
-
-@bp.get("/users")
-@staff_required
-def users():
-    return render_template_string("{% extends 'base.html' %}")
+def _fragment(page_number: int, message: str | None = None, category: str | None = None):
+    """The table alone, plus out-of-band updates of the message and the nav badge."""
+    response = make_response(render_template(
+        "queue/_rows.html", oob=True, message=message, category=category, **_queue_context(page_number)
+    ))
+    response.vary.add("HX-Request")
+    return response

@@ -1,1 +1,180 @@
-"""Stub: filled in by the pages work."""
+"""/sources: list, create, edit, webhook URL and token, weight tables (supervisors)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from ..domain.choice import shares
+from ..domain.weights import format_weight, parse_weight
+from ..extensions import db
+from ..services import sources as service
+from ..services.errors import Conflict, NotFound, ValidationError
+from ..services.operators import all_operators
+from . import bp
+from .access import supervisor_required
+from .forms import EmptyForm, SourceForm
+from .formutil import apply_errors
+
+
+def _source_or_404(source_id: int):
+    try:
+        return service.get_source(db.session, source_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/sources")
+@supervisor_required
+def sources():
+    return render_template("sources/list.html", sources=service.all_sources(db.session),
+                           rule_counts=service.rule_counts(db.session), form=EmptyForm())
+
+
+@bp.route("/sources/new", methods=["GET", "POST"])
+@supervisor_required
+def new_source():
+    form = SourceForm()
+    if form.validate_on_submit():
+        data = {"name": form.name.data}
+        if form.key.data and form.key.data.strip():
+            data["key"] = form.key.data
+        try:
+            source = service.create_source(db.session, data)
+        except (ValidationError, Conflict) as exc:
+            apply_errors(form, exc, conflict_field=_conflict_field(exc))
+        else:
+            flash(_("Source %(name)s created. Give it weights so that its contacts reach operators.",
+                    name=source.name), "success")
+            return redirect(url_for("web.source", source_id=source.id), code=303)
+    return render_template("sources/form.html", form=form, source=None), _status(form)
+
+
+@bp.get("/sources/<int:source_id>")
+@supervisor_required
+def source(source_id: int):
+    source = _source_or_404(source_id)
+    rules = service.distribution_rules(db.session, source_id)
+    share = shares({rule.operator_id: rule.weight for rule in rules})
+    return render_template(
+        "sources/detail.html",
+        source=source,
+        webhook_url=_webhook_url(source.key),
+        rules=rules,
+        weights={rule.operator_id: format_weight(rule.weight) for rule in rules},
+        shares={op_id: _percent(value) for op_id, value in share.items()},
+        form=EmptyForm(),
+    )
+
+
+@bp.route("/sources/<int:source_id>/edit", methods=["GET", "POST"])
+@supervisor_required
+def edit_source(source_id: int):
+    source = _source_or_404(source_id)
+    form = SourceForm(obj=source)
+    if form.validate_on_submit():
+        data = {"name": form.name.data, "key": form.key.data or "", "is_active": form.is_active.data}
+        try:
+            service.update_source(db.session, source_id, data)
+        except (ValidationError, Conflict) as exc:
+            apply_errors(form, exc, conflict_field=_conflict_field(exc))
+        else:
+            flash(_("Source %(name)s saved.", name=form.name.data.strip()), "success")
+            return redirect(url_for("web.source", source_id=source_id), code=303)
+    return render_template("sources/form.html", form=form, source=source), _status(form)
+
+
+@bp.post("/sources/<int:source_id>/active")
+@supervisor_required
+def toggle_source(source_id: int):
+    source = _source_or_404(source_id)
+    if EmptyForm().validate_on_submit():
+        enable = not source.is_active
+        service.update_source(db.session, source_id, {"is_active": enable})
+        flash(
+            _("%(name)s is enabled and accepts webhooks.", name=source.name) if enable
+            else _("%(name)s is disabled: its webhook answers 404.", name=source.name),
+            "success",
+        )
+    return redirect(request.referrer or url_for("web.sources"), code=303)
+
+
+@bp.post("/sources/<int:source_id>/token")
+@supervisor_required
+def rotate_source_token(source_id: int):
+    source = _source_or_404(source_id)
+    if EmptyForm().validate_on_submit():
+        service.rotate_token(db.session, source_id)
+        flash(_("A new token was issued for %(name)s. The old token no longer works: "
+                "update every form that sends to this source.", name=source.name), "success")
+    return redirect(url_for("web.source", source_id=source_id), code=303)
+
+
+@bp.route("/sources/<int:source_id>/weights", methods=["GET", "POST"])
+@supervisor_required
+def weights(source_id: int):
+    source = _source_or_404(source_id)
+    operators = all_operators(db.session)
+    form = EmptyForm()
+    errors: dict[int, str] = {}
+    if form.validate_on_submit():
+        values = {op.id: request.form.get(f"weight-{op.id}", "").strip() for op in operators}
+        table, errors = _parse_weights(values)
+        if not errors:
+            try:
+                service.replace_distribution(db.session, source_id, table)
+            except ValidationError as exc:  # an operator was deleted meanwhile
+                form.form_errors.append(exc.message)
+            else:
+                flash(_("Weights of %(name)s saved.", name=source.name), "success")
+                return redirect(url_for("web.weights", source_id=source_id), code=303)
+    else:
+        table = {rule.operator_id: rule.weight for rule in service.distribution_rules(db.session, source_id)}
+        values = {op_id: format_weight(weight) for op_id, weight in table.items()}
+    return render_template(
+        "sources/weights.html",
+        source=source,
+        operators=operators,
+        values=values,
+        errors=errors,
+        shares={op_id: _percent(value) for op_id, value in shares(table).items()},
+        form=form,
+    ), (422 if errors or form.errors else 200)
+
+
+def _parse_weights(values: dict[int, str]) -> tuple[dict[int, Decimal], dict[int, str]]:
+    """Weights per operator from the form: empty means no rule."""
+    table: dict[int, Decimal] = {}
+    errors: dict[int, str] = {}
+    for op_id, text in values.items():
+        if not text:
+            continue
+        try:
+            # A decimal comma is what many keyboards type; the live shares accept it too.
+            table[op_id] = parse_weight(text.replace(",", ".", 1))
+        except ValueError as exc:
+            errors[op_id] = str(exc)
+    return table, errors
+
+
+def _webhook_url(key: str) -> str:
+    """The address form builders post to: CRM_PUBLIC_URL when set (behind a proxy)."""
+    base = current_app.config.get("CRM_PUBLIC_URL")
+    if base:
+        return base + url_for("webhooks.receive", source_key=key)
+    return url_for("webhooks.receive", source_key=key, _external=True)
+
+
+def _percent(share: float) -> str:
+    # Same text as static/js/app.js writes while typing.
+    return f"{100 * share:.1f} %" if share > 0 else "—"
+
+
+def _conflict_field(exc: Exception) -> str:
+    return "key" if getattr(exc, "code", "") == "duplicate_key" else "name"
+
+
+def _status(form) -> int:
+    return 422 if form.errors or form.form_errors else 200

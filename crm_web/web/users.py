@@ -1,1 +1,72 @@
-"""Stub: filled in by the pages work."""
+"""/users: staff accounts, their roles and linked operators (supervisors)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from ..extensions import db
+from ..services import users as service
+from ..services.errors import Conflict, Forbidden, NotFound, ValidationError
+from ..services.operators import all_operators
+from . import bp
+from .access import supervisor_required
+from .forms import EmptyForm, UserForm
+from .formutil import apply_errors
+
+NO_OPERATOR = 0
+
+
+@bp.get("/users")
+@supervisor_required
+def users():
+    return render_template("users/list.html", users=service.all_users(db.session), form=EmptyForm())
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@supervisor_required
+def new_user():
+    form = UserForm()
+    form.operator_id.choices = [SelectChoice(NO_OPERATOR, _("— none —"))] + [
+        SelectChoice(op.id, op.name) for op in all_operators(db.session)
+    ]
+    if form.validate_on_submit():
+        try:
+            user = service.create_user(
+                db.session,
+                form.email.data,
+                form.role.data,
+                form.password.data,
+                form.operator_id.data or None,
+            )
+        except (ValidationError, Conflict) as exc:
+            apply_errors(form, exc, conflict_field="email")
+        else:
+            flash(_("User %(email)s created. They can sign in now.", email=user.email), "success")
+            return redirect(url_for("web.users"), code=303)
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("users/form.html", form=form), status
+
+
+@bp.post("/users/<int:user_id>/enabled")
+@supervisor_required
+def toggle_user(user_id: int):
+    try:
+        user = service.get_user(db.session, user_id)
+    except NotFound:
+        abort(404)
+    if EmptyForm().validate_on_submit():
+        enable = not user.is_enabled
+        try:
+            service.set_user_enabled(db.session, user_id, enable, current_user._get_current_object())
+        except Forbidden:
+            flash(_("You cannot disable your own account."), "error")
+        else:
+            flash(
+                _("%(email)s can sign in again.", email=user.email) if enable
+                else _("%(email)s is disabled: no sign-in, no API access.", email=user.email),
+                "success",
+            )
+    return redirect(url_for("web.users"), code=303)

@@ -40,8 +40,9 @@
       var text = input.value.trim().replace(",", ".");
       var value = /^\d{1,3}(\.\d{1,2})?$/.test(text) ? parseFloat(text) : NaN;
       var ok = text === "" || (value >= 0.01 && value <= 999.99);
-      input.setAttribute("aria-invalid", ok ? (text === "" ? "" : "false") : "true");
-      if (text === "" ) input.removeAttribute("aria-invalid");
+      // Mark only mistakes; a green tick on every valid weight is noise.
+      if (ok) input.removeAttribute("aria-invalid");
+      else input.setAttribute("aria-invalid", "true");
       weights.push(ok && text !== "" ? value : 0);
       total += ok && text !== "" ? value : 0;
     });
@@ -60,4 +61,48 @@
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
+})();
+
+// Queue polling: skip a refresh while someone is choosing an operator, so
+// the list does not change under the open select or the chosen value.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-poll")) return;
+    var active = document.activeElement;
+    var choosing = active && elt.contains(active) && active.tagName === "SELECT";
+    var chosen = Array.prototype.some.call(elt.querySelectorAll("select"), function (select) {
+      return select.value !== "";
+    });
+    if (choosing || chosen) event.preventDefault();
+  });
+})();
+
+// htmx requests of the queue: a sign-in that expired loads the login page
+// as a page (not inside the table), and a refused action says so.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    if (!xhr || !xhr.responseURL) return;
+    var url = new URL(xhr.responseURL, window.location.href);
+    if (url.origin === window.location.origin && url.pathname === "/login") {
+      event.detail.shouldSwap = false;
+      window.location.assign(url.pathname + url.search);
+    }
+  });
+  function showFailure(event) {
+    var elt = event.detail && event.detail.elt;
+    var rows = document.getElementById("queue-rows");
+    var box = document.getElementById("queue-message");
+    if (!elt || elt.tagName !== "FORM" || !rows || !box || !rows.contains(elt)) return;
+    var note = document.createElement("p");
+    note.className = "flash flash-error";
+    note.setAttribute("role", "alert");
+    note.textContent = rows.getAttribute("data-error-text") || "Error";
+    box.replaceChildren(note);
+  }
+  document.addEventListener("htmx:responseError", showFailure);
+  document.addEventListener("htmx:sendError", showFailure);
 })();
