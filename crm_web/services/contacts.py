@@ -54,7 +54,13 @@ def list_contacts(session: Session, filters: ContactFilters, page: int, per_page
         order = (Contact.created_at.asc(), Contact.id.asc())
     else:
         order = (Contact.id.desc(),)
-    query = _filtered(select(Contact), filters).options(joinedload(Contact.operator)).order_by(*order)
+    # A list page shows each row's operator, source and lead: load them with
+    # the page (many-to-one joins), never one query per row.
+    query = (
+        _filtered(select(Contact), filters)
+        .options(joinedload(Contact.operator), joinedload(Contact.source), joinedload(Contact.lead))
+        .order_by(*order)
+    )
     return paginate(session, query, page, per_page)
 
 

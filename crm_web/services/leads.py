@@ -144,14 +144,6 @@ def _contains(text: str) -> str:
     return f"%{escaped}%"
 
 
-def leads_by_id(session: Session, ids) -> dict[int, Lead]:
-    """The leads of a page of contacts, in one query (no query per row)."""
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    return {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(wanted)))}
-
-
 def lead_with_history(session: Session, lead_id: int) -> Lead:
     """The lead with every contact, its source and operator loaded up front."""
     lead = session.scalar(

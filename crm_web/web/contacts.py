@@ -20,7 +20,7 @@ from . import bp
 from .access import staff_required
 from .forms import AvailabilityForm, CloseForm, ContactFilterForm, IntakeForm
 from .formutil import apply_errors
-from .queue import PER_PAGE, available_operators, page_arg, row_context, safe_next
+from .queue import PER_PAGE, available_operators, page_arg, safe_next
 
 
 @bp.route("/contacts/new", methods=["GET", "POST"])
@@ -64,7 +64,7 @@ def contacts():
     page = service.list_contacts(db.session, filters, page_arg(), PER_PAGE)
     args = {name: value for name, value in form.data.items() if value}
     return render_template(
-        "contacts/list.html", form=form, page=page, args=args, **row_context(page.items)
+        "contacts/list.html", form=form, page=page, args=args
     )
 
 
@@ -121,7 +121,7 @@ def my_contacts():
     filters = ContactFilters(status="assigned", operator_id=operator.id)
     page = service.list_contacts(db.session, filters, page_arg(), PER_PAGE)
     return render_template(
-        "contacts/my.html", operator=operator, page=page, form=AvailabilityForm(), **row_context(page.items)
+        "contacts/my.html", operator=operator, page=page, form=AvailabilityForm()
     )
 
 

@@ -12,9 +12,7 @@ from ..extensions import db
 from ..services import contacts as service
 from ..services.contacts import ContactFilters
 from ..services.errors import Conflict, Forbidden, NotFound, ValidationError
-from ..services.leads import leads_by_id
 from ..services.operators import all_operators, get_operator
-from ..services.sources import all_sources
 from . import bp
 from .access import staff_required
 from .forms import AssignForm
@@ -43,14 +41,6 @@ def wants_fragment() -> bool:
 def available_operators():
     """Operators offered in assign lists; the service re-checks at assignment time."""
     return [op for op in all_operators(db.session) if op.is_active and op.active_load < op.max_load]
-
-
-def row_context(contacts) -> dict:
-    """What a table of contacts needs besides the contacts, in a fixed number of queries."""
-    return {
-        "leads": leads_by_id(db.session, (c.lead_id for c in contacts)),
-        "sources": {s.id: s for s in all_sources(db.session)},
-    }
 
 
 @bp.get("/queue")
@@ -129,7 +119,6 @@ def _queue_context(page_number: int) -> dict:
         "page": page,
         "operators": available_operators() if current_user.is_supervisor else [],
         "me": me,
-        **row_context(page.items),
     }
 
 
