@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
@@ -12,13 +10,7 @@ from ..extensions import db
 from ..services.users import get_user_by_email, verify_password
 from . import bp
 from .forms import LoginForm
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths, never another host (open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
-        return target
-    return url_for("web.overview")
+from .queue import safe_next
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -31,7 +23,7 @@ def login():
         # One message for every failure: it must not tell which part was wrong.
         if user is not None and verify_password(user, form.password.data) and user.is_enabled:
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")), code=303)
+            return redirect(safe_next(request.args.get("next")) or url_for("web.overview"), code=303)
         flash(_("Wrong email or password."), "error")
     elif request.method == "POST":
         flash(_("Enter your email and password."), "error")
