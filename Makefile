@@ -36,6 +36,10 @@ test: install-dev lint browser
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
 
+# Full-page PNGs of the main pages at 1280 and 390 px into docs/screenshots/ (demo data on a throw-away SQLite).
+screenshots: install-dev browser
+	$(BIN)/python scripts/screenshots.py
+
 # Start the local PostgreSQL and Redis the tests need, if they are down.
 services:
 	bash .ci/services

@@ -1,0 +1,190 @@
+"""Screenshots of the staff pages at a laptop and a phone width, for the README and reviews.
+
+    .venv/bin/python scripts/screenshots.py        (or: make screenshots)
+
+Builds a throw-away SQLite database (`flask db upgrade`, `flask crm demo`),
+adds a few contacts that wait in the queue, serves it with gunicorn on a
+free port, signs in as the demo supervisor in headless Chromium (Debian's,
+at /usr/bin/chromium: `make browser`) and saves full-page PNGs of the
+overview, the queue, a weight table, an intake result and a lead page, each
+1280 and 390 px wide, into docs/screenshots/ (e.g. overview-1280.png).
+Nothing outside the temporary directory and docs/screenshots/ is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.live_server import start_server  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+]
+PASSWORD = "screenshots-demo-1"
+SECRET_KEY = "screenshots-secret-key"
+WIDTHS = {1280: 800, 390: 844}  # width: viewport height (an iPhone 12-15 is 390 x 844)
+OUT = ROOT / "docs" / "screenshots"
+
+# Contacts of a source nobody has a weight on: they wait in the queue.
+QUEUED = [
+    {"name": "Natalia", "phone": "+7 912 555-01-02",
+     "message": "Is the blue model in stock? I'd pick it up tomorrow."},
+    {"email": "procurement@stroy-trade.example", "name": "Stroy-Trade LLC",
+     "message": "We need a quote for 40 units with delivery to Kazan before the end of the month; "
+                "please include installation and a two-year service contract in the offer."},
+    {"phone": "+7 999 100-00-00", "message": "Following up on my last request."},  # a demo lead (Ivan)
+    {"external_id": "partner-7781", "name": "Grigory", "phone": "8 (903) 777-12-34"},
+]
+# Registered on the intake form: the demo lead Ivan (phone) also named by another lead's email.
+INTAKE = {"phone": "+7 999 100-00-00", "email": "client6@example.org", "name": "Ivan",
+          "message": "Calling again: I would like to change the delivery address."}
+
+
+def run(args: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def prepare_database(workdir: Path) -> str:
+    """A migrated SQLite database with the demo data and a few queued contacts; its URL."""
+    url = f"sqlite:///{workdir / 'crm.sqlite3'}"
+    env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": url, "SECRET_KEY": SECRET_KEY}
+    flask = str(ROOT / ".venv" / "bin" / "flask")
+    run([flask, "db", "upgrade"], env)
+    run([flask, "crm", "demo", "--password", PASSWORD], env)
+
+    from crm_web import create_app
+    from crm_web.domain.identifiers import parse_contact_input
+    from crm_web.extensions import db
+    from crm_web.services.intake import register_contact
+    from crm_web.services.sources import create_source
+
+    os.environ["SECRET_KEY"] = SECRET_KEY  # no key file under instance/
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        source = create_source(db.session, {"name": "Partner site"})
+        for fields in QUEUED:
+            register_contact(db.session, source, parse_contact_input(fields, "RU"), random.Random(1))
+        db.session.remove()
+        db.engine.dispose()
+    return url
+
+
+def shoot(page, name: str, width: int, out: Path) -> Path:
+    path = out / f"{name}-{width}.png"
+    page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+    return path
+
+
+def sign_in(browser, base_url: str, width: int, height: int):
+    """A page of a new context (viewport width x height), signed in as the demo supervisor."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(
+        base_url=base_url, viewport={"width": width, "height": height}, device_scale_factor=1
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto("/login")
+    page.get_by_label("Email").fill("admin@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
+    return page
+
+
+def register_intake(page) -> tuple[str, str]:
+    """Submit the intake form once; the paths of its result page and of its lead."""
+    from playwright.sync_api import expect
+
+    page.goto("/contacts/new")
+    page.get_by_label("Source").select_option(label="Website form")
+    for field, value in INTAKE.items():
+        page.locator(f"#{field}").fill(value)
+    page.get_by_role("button", name="Register contact").click()
+    expect(page.locator("article.result")).to_be_visible()
+    lead_path = page.locator("article.result a[href^='/leads/']").get_attribute("href")
+    result = urlsplit(page.url)
+    return f"{result.path}?{result.query}", lead_path
+
+
+def take_screenshots(base_url: str, out: Path) -> list[Path]:
+    from playwright.sync_api import expect, sync_playwright
+
+    saved: list[Path] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        # First the intake, so that every page shows the same data at both widths.
+        page = sign_in(browser, base_url, 1280, 800)
+        result_path, lead_path = register_intake(page)
+        page.context.close()
+        for width, height in WIDTHS.items():
+            page = sign_in(browser, base_url, width, height)
+            saved.append(shoot(page, "overview", width, out))
+            page.goto("/queue")
+            expect(page.locator(".queue-table")).to_be_visible()
+            saved.append(shoot(page, "queue", width, out))
+            page.goto("/sources")
+            page.get_by_role("link", name="Website form").click()
+            page.get_by_role("button", name="Edit weights").click()
+            expect(page.locator("[data-share-for]").first).to_have_text(re.compile(r"%"))
+            saved.append(shoot(page, "weights", width, out))
+            page.goto(result_path)
+            expect(page.locator("article.result")).to_be_visible()
+            saved.append(shoot(page, "intake-result", width, out))
+            page.goto(lead_path)
+            expect(page.locator("tbody tr").first).to_be_visible()
+            saved.append(shoot(page, "lead", width, out))
+            page.context.close()
+        browser.close()
+    return saved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where the PNGs go (default {OUT})")
+    args = parser.parse_args()
+    if not CHROMIUM.exists():
+        sys.exit(f"Chromium is not installed at {CHROMIUM}: run `make browser` first.")
+    args.out.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="crm-screenshots-"))
+    server = None
+    try:
+        url = prepare_database(workdir)
+        server = start_server(url, workdir / "logs", workers=2, secret_key=SECRET_KEY)
+        saved = take_screenshots(server.base_url, args.out)
+        errors = server.server_errors()
+        if errors:
+            sys.exit("the server reported errors:\n" + "\n".join(errors))
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    for path in saved:
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        print(f"{shown}  {path.stat().st_size // 1024} KB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""A real gunicorn server over a given database, for browser tests and scripts.
+
+The app is served as in production (`gunicorn -c gunicorn.conf.py wsgi:app`)
+on a free port of 127.0.0.1. Its stderr (gunicorn and app errors) and stdout
+(the access log) go to files under `log_dir`, so that a failure can show
+what the server said. No pytest here: `scripts/screenshots.py` uses it too;
+a server that does not start raises `ServerError` with the tail of its log.
+
+(`tests/concurrency/conftest.py` has its own variant, with an access-log
+format the race tests parse.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
+START_TIMEOUT = 30.0
+TAIL_LINES = 80
+# Settings of the developer's shell that must not leak into a test server.
+CLEARED_ENV = ("RATELIMIT_STORAGE_URI", "GUNICORN_THREADS", "GUNICORN_ACCESS_LOG", "CRM_PUBLIC_URL")
+
+
+class ServerError(RuntimeError):
+    """gunicorn exited or did not answer /healthz in time."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tail(path: Path, lines: int = TAIL_LINES) -> str:
+    try:
+        content = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return "(no output)"
+    return "\n".join(content[-lines:]) or "(no output)"
+
+
+@dataclass
+class LiveServer:
+    """One running gunicorn master with its workers."""
+
+    process: subprocess.Popen
+    base_url: str
+    stderr_path: Path
+    stdout_path: Path
+    workers: int
+
+    def url(self, path: str = "/") -> str:
+        return self.base_url + path
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def stderr_tail(self, lines: int = TAIL_LINES) -> str:
+        return tail(self.stderr_path, lines)
+
+    def booted_workers(self) -> set[str]:
+        return set(re.findall(r"Booting worker with pid: (\d+)", self.stderr()))
+
+    def server_errors(self) -> list[str]:
+        """Lines of the server's stderr that tell of a failure."""
+        patterns = ("Traceback", "database is locked", "Exception on", "[ERROR]", "WORKER TIMEOUT")
+        return [line for line in self.stderr().splitlines() if any(p in line for p in patterns)]
+
+    def stop(self, timeout: float = 15) -> None:
+        """Quick shutdown (SIGINT), then wait for the master; kill it if it hangs."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for pid in self.booted_workers():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+def start_server(
+    database_url: str,
+    log_dir: Path,
+    *,
+    workers: int = 2,
+    secret_key: str = "live-server-test-secret",
+    env: dict[str, str] | None = None,
+) -> LiveServer:
+    """Start gunicorn over `database_url` (already migrated) and wait until it answers."""
+    port = free_port()
+    full_env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV}
+    full_env.update(
+        {
+            "CRM_BIND": f"127.0.0.1:{port}",
+            "WEB_CONCURRENCY": str(workers),
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": secret_key,
+            "CRM_WEBHOOK_RATE_LIMIT": "",
+            "CRM_PHONE_REGION": "RU",
+            "PYTHONUNBUFFERED": "1",
+            "GUNICORN_CMD_ARGS": "--no-control-socket",
+        }
+    )
+    full_env.update(env or {})
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stamp = f"{port}-{time.monotonic_ns()}"
+    stderr_path = log_dir / f"gunicorn-{stamp}.stderr.log"
+    stdout_path = log_dir / f"gunicorn-{stamp}.stdout.log"
+    with open(stderr_path, "wb") as err, open(stdout_path, "wb") as out:
+        process = subprocess.Popen(
+            [str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+        )
+    server = LiveServer(process, f"http://127.0.0.1:{port}", stderr_path, stdout_path, workers)
+    deadline = time.monotonic() + START_TIMEOUT
+    last_error = "no answer yet"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(
+                f"gunicorn exited with {process.returncode} before answering /healthz.\n"
+                f"--- gunicorn stderr (tail, {stderr_path}) ---\n{server.stderr_tail()}"
+            )
+        try:
+            with urllib.request.urlopen(server.url("/healthz"), timeout=2) as answer:
+                if answer.status == 200 and len(server.booted_workers()) >= workers:
+                    return server
+                last_error = f"/healthz answered {answer.status}"
+        except (urllib.error.URLError, OSError) as exc:
+            last_error = repr(exc)
+        time.sleep(0.1)
+    server.stop()
+    raise ServerError(
+        f"gunicorn did not become ready within {START_TIMEOUT:.0f}s ({last_error}).\n"
+        f"--- gunicorn stderr (tail, {stderr_path}) ---\n{server.stderr_tail()}"
+    )
