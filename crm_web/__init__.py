@@ -12,6 +12,7 @@ from .config import load_settings
 from .database import configure_engine, engine_options
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .json_errors import register_json_errors
+from .security import configure_security_headers
 from .services.users import use_password_profile
 from .services.validation import is_id
 
@@ -42,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_extensions(app)
     register_blueprints(app)
     register_json_errors(app)
+    configure_security_headers(app)
     register_commands(app)
     return app
 
