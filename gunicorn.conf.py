@@ -12,7 +12,8 @@ worker_class = "gthread" if threads > 1 else "sync"
 keepalive = 5
 timeout = 30
 graceful_timeout = 20
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+# GUNICORN_ACCESS_LOG= (empty) turns the access log off.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 # gunicorn's control socket lives at one path per user; several instances on
 # one host would fight over it, and we do not use it.

@@ -15,6 +15,7 @@ from .json_errors import register_json_errors
 from .security import configure_security_headers
 from .services.users import use_password_profile
 from .services.validation import is_id
+from .sessions import PagesOnlySessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +36,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         "SQLALCHEMY_ENGINE_OPTIONS",
         engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config["CRM_DB_POOL_SIZE"]),
     )
+    # The webhook is the only rate-limited route: with its limit off, keep
+    # Flask-Limiter out of every request (its checks cost ~30 % of a bare request).
+    app.config.setdefault("RATELIMIT_ENABLED", bool(app.config["CRM_WEBHOOK_RATE_LIMIT"]))
     app.json.sort_keys = False  # keep fields in the documented order
     # The random source of operator choice; tests put a seeded one here.
     app.extensions.setdefault("crm_rng", random.SystemRandom())
@@ -49,6 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def configure_extensions(app: Flask) -> None:
+    app.session_interface = PagesOnlySessionInterface()
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)

@@ -16,13 +16,67 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, select, true, update
 from sqlalchemy.orm import Session
 
 from ..domain.choice import Candidate, choose_operator
-from ..models import Distribution, Operator
+from ..models import Distribution, Operator, Source
 
 _NO_SYNC = {"synchronize_session": False}
+
+# Built once: plain Core statements on the tables (no ORM entities), so an
+# intake pays neither statement construction nor the ORM's result handling.
+_ops = Operator.__table__
+_rules = Distribution.__table__
+_CANDIDATES = (
+    select(_ops.c.id, _rules.c.weight, _ops.c.active_load, _ops.c.max_load)
+    .join(_rules, _rules.c.operator_id == _ops.c.id)
+    .where(
+        _rules.c.source_id == bindparam("source_id"),
+        _ops.c.is_active.is_(true()),
+        _ops.c.deleted_at.is_(None),
+        _ops.c.active_load < _ops.c.max_load,
+    )
+    .order_by(_ops.c.id)
+)
+_sources = Source.__table__
+# The webhook's first statement: the active source by key and, with it, the
+# operators of its weight table that may get a contact now (NULLs for the
+# others; no rule at all gives one row of NULLs).
+_SOURCE_AND_CANDIDATES = (
+    select(
+        _sources.c.id,
+        _sources.c.webhook_token,
+        _ops.c.id.label("operator_id"),
+        _rules.c.weight,
+        _ops.c.active_load,
+        _ops.c.max_load,
+    )
+    .select_from(
+        _sources.outerjoin(_rules, _rules.c.source_id == _sources.c.id).outerjoin(
+            _ops,
+            and_(
+                _ops.c.id == _rules.c.operator_id,
+                _ops.c.is_active.is_(true()),
+                _ops.c.deleted_at.is_(None),
+                _ops.c.active_load < _ops.c.max_load,
+            ),
+        )
+    )
+    .where(_sources.c.key == bindparam("key"), _sources.c.is_active.is_(true()))
+    .order_by(_rules.c.operator_id)
+)
+_CLAIM = (
+    update(_ops)
+    .where(
+        _ops.c.id == bindparam("chosen_id"),
+        _ops.c.is_active.is_(true()),
+        _ops.c.deleted_at.is_(None),
+        _ops.c.active_load < _ops.c.max_load,
+    )
+    .values(active_load=_ops.c.active_load + 1)
+    .returning(_ops.c.id, _ops.c.name)
+)
 
 
 @dataclass(frozen=True)
@@ -33,34 +87,26 @@ class Claimed:
 
 def eligible_candidates(session: Session, source_id: int) -> list[Candidate]:
     """Operators with a rule for the source, active and below max_load."""
-    rows = session.execute(
-        select(Operator.id, Distribution.weight, Operator.active_load, Operator.max_load)
-        .join(Distribution, Distribution.operator_id == Operator.id)
-        .where(
-            Distribution.source_id == source_id,
-            Operator.is_active.is_(True),
-            Operator.deleted_at.is_(None),
-            Operator.active_load < Operator.max_load,
-        )
-        .order_by(Operator.id)
-    ).all()
+    rows = session.connection().execute(_CANDIDATES, {"source_id": source_id}).all()
     return [Candidate(r.id, r.weight, True, r.active_load, r.max_load) for r in rows]
+
+
+def source_for_intake(session: Session, key: str) -> tuple[int, str, list[Candidate]] | None:
+    """(source id, webhook token, eligible candidates) of the active source, in one statement."""
+    rows = session.connection().execute(_SOURCE_AND_CANDIDATES, {"key": key}).all()
+    if not rows:
+        return None
+    candidates = [
+        Candidate(r.operator_id, r.weight, True, r.active_load, r.max_load)
+        for r in rows
+        if r.operator_id is not None
+    ]
+    return rows[0].id, rows[0].webhook_token, candidates
 
 
 def claim_capacity(session: Session, operator_id: int) -> Claimed | None:
     """Take one unit of the operator's capacity atomically; None if it has none."""
-    row = session.execute(
-        update(Operator)
-        .where(
-            Operator.id == operator_id,
-            Operator.is_active.is_(True),
-            Operator.deleted_at.is_(None),
-            Operator.active_load < Operator.max_load,
-        )
-        .values(active_load=Operator.active_load + 1)
-        .returning(Operator.id, Operator.name),
-        execution_options=_NO_SYNC,
-    ).first()
+    row = session.connection().execute(_CLAIM, {"chosen_id": operator_id}).first()
     return Claimed(row.id, row.name) if row else None
 
 
@@ -80,13 +126,18 @@ def lock_operator(session: Session, operator_id: int) -> None:
     )
 
 
-def choose_and_claim(session: Session, source_id: int, rng: random.Random) -> Claimed | None:
+def choose_and_claim(
+    session: Session, source_id: int, rng: random.Random, candidates: list[Candidate] | None = None
+) -> Claimed | None:
     """Weighted random choice among eligible operators, capacity claimed.
 
-    If the drawn operator filled up since the candidates were read, draw
-    again among the rest; None when nobody is left.
+    `candidates` may have been read earlier in the same transaction (the
+    webhook reads them with the source). If the drawn operator filled up
+    since the candidates were read, draw again among the rest; None when
+    nobody is left.
     """
-    candidates = eligible_candidates(session, source_id)
+    if candidates is None:
+        candidates = eligible_candidates(session, source_id)
     while candidates:
         operator_id = choose_operator(candidates, rng)
         if operator_id is None:

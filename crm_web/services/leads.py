@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -20,26 +20,48 @@ from .tx import insert_ignoring_conflicts
 MAX_MATCH_ATTEMPTS = 5
 
 
+_leads = Lead.__table__
+_MATCH_COLUMNS = (_leads.c.id, _leads.c.external_id, _leads.c.phone, _leads.c.email, _leads.c.name)
+# Statements built once per database and per set of identifiers given.
+_statements: dict[tuple, object] = {}
+
+
+def _insert_lead_statement(session: Session):
+    key = ("insert", session.get_bind().dialect.name)
+    if key not in _statements:
+        _statements[key] = insert_ignoring_conflicts(session, _leads).returning(_leads.c.id)
+    return _statements[key]
+
+
+def _match_statement(fields: tuple[str, ...]):
+    key = ("match", fields)
+    if key not in _statements:
+        _statements[key] = select(*_MATCH_COLUMNS).where(
+            or_(*(_leads.c[field] == bindparam(field) for field in fields))
+        )
+    return _statements[key]
+
+
 def resolve_lead(session: Session, ids: Identifiers, name: str | None) -> tuple[int, bool]:
-    """Return (lead id, created) for a request, inside the caller's transaction."""
+    """Return (lead id, created) for a request, inside the caller's transaction.
+
+    Most requests come from new clients, so the lead is inserted first: the
+    INSERT ... ON CONFLICT DO NOTHING succeeds exactly when no lead holds any
+    of the identifiers (each is unique), which is the "no match" case: one
+    statement. Otherwise the matching leads are read and the plan applied.
+    """
     given = ids.present()
-    conditions = [getattr(Lead, field) == value for field, value in given.items()]
+    match = _match_statement(tuple(given))
+    insert_lead = _insert_lead_statement(session)
+    conn = session.connection()
     for _ in range(MAX_MATCH_ATTEMPTS):
-        rows = session.execute(
-            select(Lead.id, Lead.external_id, Lead.phone, Lead.email, Lead.name).where(
-                or_(*conditions)
-            )
-        ).all()
+        lead_id = conn.execute(insert_lead, {**given, "name": name, "created_at": utcnow()}).scalar()
+        if lead_id is not None:
+            return lead_id, True
+        rows = conn.execute(match, given).all()
         plan = plan_match(ids, [LeadKeys(r.id, r.external_id, r.phone, r.email) for r in rows])
         if plan.creates_lead:
-            lead_id = session.execute(
-                insert_ignoring_conflicts(session, Lead)
-                .values(**plan.fill, name=name, created_at=utcnow())
-                .returning(Lead.id)
-            ).scalar()
-            if lead_id is not None:
-                return lead_id, True
-            continue  # a concurrent request took one of these identifiers
+            continue  # the lead that held an identifier went away meanwhile (rolled back)
         target_name = next(r.name for r in rows if r.id == plan.lead_id)
         needs_fill = plan.fill or (name and target_name is None)
         if needs_fill and not _fill_in(session, plan.lead_id, plan.fill, name):

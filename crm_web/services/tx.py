@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, scoped_session
 
-from ..database import WRITE
+from ..database import WRITE, writer_turn
 
 
 @contextmanager
@@ -19,19 +19,26 @@ def write_transaction(session: Session) -> Iterator[Session]:
 
     On SQLite it starts with BEGIN IMMEDIATE, so the reads inside it see the
     latest data and the later write can never fail with a stale snapshot.
+    Whatever the session read before belongs to the same transaction on
+    PostgreSQL (it must not have written anything).
     """
     if isinstance(session, scoped_session):
         session = session()
-    if session.in_transaction():
-        # End a read-only transaction left open by an earlier look-up.
+    if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
+        # End a read-only transaction left open by an earlier look-up: SQLite
+        # needs a new one that starts with BEGIN IMMEDIATE. PostgreSQL just
+        # carries on in it (at READ COMMITTED every statement sees the latest
+        # commits), which saves a COMMIT, a BEGIN and a pool round trip.
         session.commit()
-    session.connection(execution_options={WRITE: True})
-    try:
-        yield session
-    except BaseException:
-        session.rollback()
-        raise
-    session.commit()
+    with writer_turn(session.get_bind()):
+        if not session.in_transaction():
+            session.connection(execution_options={WRITE: True})
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
 
 
 def insert_ignoring_conflicts(session: Session, model):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import io
 import json
 
@@ -10,11 +9,11 @@ from flask import Blueprint, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
-from ..domain.identifiers import parse_contact_input
+from ..domain.identifiers import ContactInput, parse_contact_input
 from ..extensions import db, limiter
 from ..json_errors import error_response
 from ..services.errors import NotFound, ValidationError
-from ..services.intake import active_source, register_contact
+from ..services.intake import WrongToken, webhook_intake
 
 bp = Blueprint("webhooks", __name__)
 
@@ -31,37 +30,51 @@ def _rate_limit_off() -> bool:
     return not current_app.config["CRM_WEBHOOK_RATE_LIMIT"]
 
 
+# The limit is the blueprint's (its only route is this one): checked in the
+# limiter's before_request hook, which costs nothing when the limit is off
+# (RATELIMIT_ENABLED follows CRM_WEBHOOK_RATE_LIMIT), unlike a route decorator.
+limiter.limit(_rate_limit, exempt_when=_rate_limit_off)(bp)
+
+
 @bp.post("/webhooks/<source_key>")
-@limiter.limit(_rate_limit, exempt_when=_rate_limit_off)
 def receive(source_key: str):
+    token = request.headers.get("X-Webhook-Token") or request.args.get("token") or ""
+    # The request is read and checked before the database is touched, so
+    # the source, the token and the contact take one transaction; its own
+    # errors are answered after the source's and the token's, in the
+    # documented order.
+    key = request.headers.get("Idempotency-Key")
+    data, failure = _prepare(key)
     try:
-        source = active_source(db.session, source_key)
+        result = webhook_intake(
+            db.session, source_key, token, data, current_app.extensions["crm_rng"], idempotency_key=key
+        )
     except NotFound as exc:
         return error_response(404, exc.message)
-    token = request.headers.get("X-Webhook-Token") or request.args.get("token") or ""
-    if not hmac.compare_digest(token.encode(), source.webhook_token.encode()):
-        return error_response(401, "Missing or wrong webhook token.")
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return _too_large()
+    except WrongToken as exc:
+        return error_response(401, exc.message)
+    if result is None:
+        return failure
+    return result.body, 200 if result.replayed else 201
 
+
+def _prepare(key: str | None) -> tuple[ContactInput | None, object]:
+    """The parsed request, or None and its error response (413, 415, 400, 422)."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return None, _too_large()
     fields, failure = _read_body()
     if failure is not None:
-        return failure
-    key = request.headers.get("Idempotency-Key")
+        return None, failure
     if key is not None and (not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or "\x00" in key):
-        return error_response(
+        return None, error_response(
             422,
             "Idempotency-Key must be 1 to 255 characters.",
             fields={"Idempotency-Key": ["Must be 1 to 255 characters."]},
         )
     try:
-        data = parse_contact_input(fields, current_app.config["CRM_PHONE_REGION"])
+        return parse_contact_input(fields, current_app.config["CRM_PHONE_REGION"]), None
     except ValidationError as exc:
-        return error_response(422, exc.message, "validation_error", exc.fields)
-    result = register_contact(
-        db.session, source, data, current_app.extensions["crm_rng"], idempotency_key=key
-    )
-    return result.body, 200 if result.replayed else 201
+        return None, error_response(422, exc.message, "validation_error", exc.fields)
 
 
 def _too_large():

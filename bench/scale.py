@@ -1,0 +1,420 @@
+"""bench/scale: the same requests at 1,000 and at 1,000,000 contacts.
+
+Run `bench/scale` (or `.venv/bin/python bench/scale.py`); `--help` for
+options. For each database (SQLite, then PostgreSQL in a throw-away
+database) and each size it starts `gunicorn -c gunicorn.conf.py wsgi:app`,
+creates the operators and sources of bench/intake through the API, bulk-loads
+the history straight into the database (executemany in large transactions
+on SQLite, COPY on PostgreSQL; not the HTTP path), then times, one request
+at a time against the server:
+
+  intake (new and returning client), the queue page, the contacts list
+  (first page and a deep page 90 % down the list, by ?page= and by
+  ?after=), the same through the API, lead search by phone and by email,
+  and a lead page,
+
+and prints each median against the same request at 1,000 contacts.
+
+Data model of both sizes: 30 % of the contacts' leads as leads (300,000 at
+1M), every lead with at least one contact; the live state is the same at
+both sizes -- each active operator holds 5 open contacts and 200 contacts
+wait in the queue -- and the rest is closed history, which is what grows
+with time. operators.active_load is set to match. Only 127.0.0.1 is
+contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import random
+import re
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+from common import (
+    OPERATORS,
+    PASSWORD,
+    SUPERVISOR,
+    Api,
+    Database,
+    app_env,
+    check_loads,
+    create_workload,
+    free_port,
+    log,
+    median,
+    percentile,
+    prepare_database,
+    start_server,
+)
+
+LIVE_PER_OPERATOR = 5
+QUEUE = 200
+LEAD_SHARE = 0.3
+PER_PAGE = 50
+TARGET_RATIO = 1.2
+NOW = datetime.now(UTC).replace(microsecond=0)
+HISTORY = timedelta(days=730)
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--contacts", type=int, default=1_000_000, help="contacts of the large data set")
+    p.add_argument("--small", type=int, default=1_000, help="contacts of the small data set")
+    p.add_argument("--repeat", type=int, default=25, help="timed requests per measurement (25)")
+    p.add_argument("--databases", default="sqlite,postgresql", help="comma-separated (both)")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
+    p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    return p.parse_args()
+
+
+# --- bulk load ---------------------------------------------------------------
+
+
+def lead_phone(i: int) -> str:
+    return f"+795{i:08d}"
+
+
+def lead_email(i: int) -> str | None:
+    return f"lead{i}@example.com" if i % 5 else None  # 80 % have an email
+
+
+def lead_rows(count: int):
+    for i in range(1, count + 1):
+        created = NOW - HISTORY + HISTORY * (i / (count + 1))
+        yield (i, f"ext-{i}" if i % 3 == 0 else None, lead_phone(i), lead_email(i),
+               f"Client {i}", created)
+
+
+def contact_rows(count: int, leads: int, sources: list[int], operators: dict[int, int], seed: int = 5):
+    """(id, lead_id, source_id, operator_id, is_active, name, message, created_at, assigned_at, closed_at).
+
+    Ids grow with created_at. The newest contacts are the live state:
+    LIVE_PER_OPERATOR open contacts per active operator, then QUEUE
+    unassigned ones; everything older is closed.
+    """
+    rng = random.Random(seed)
+    live = [op for op, max_load in operators.items() for _ in range(min(LIVE_PER_OPERATOR, max_load))]
+    n_live, n_queue = len(live), QUEUE
+    n_closed = count - n_live - n_queue
+    op_ids = list(operators)
+    step = HISTORY / (count + 1)
+    for i in range(1, count + 1):
+        created = NOW - HISTORY + step * i
+        lead = i if i <= leads else rng.randrange(1, leads + 1)
+        source = sources[rng.randrange(len(sources))]
+        if i <= n_closed:
+            op = op_ids[rng.randrange(len(op_ids))]
+            yield (i, lead, source, op, False, None, "Closed request", created,
+                   created + timedelta(minutes=5), created + timedelta(hours=2))
+        elif i <= n_closed + n_live:
+            yield (i, lead, source, live[i - n_closed - 1], True, None, "Open request", created,
+                   created + timedelta(minutes=1), None)
+        else:
+            yield (i, lead, source, None, True, None, "Waiting", created, None, None)
+
+
+LEAD_COLS = "id, external_id, phone, email, name, created_at"
+CONTACT_COLS = (
+    "id, lead_id, source_id, operator_id, is_active, name, message, created_at, assigned_at, closed_at"
+)
+
+
+def bulk_load(db: Database, contacts: int) -> dict:
+    leads = max(1, int(contacts * LEAD_SHARE))
+    conn = db.connect()
+    if db.kind == "sqlite":
+        conn.isolation_level = None  # explicit BEGIN/COMMIT below
+    try:
+        ops = dict(conn.execute("SELECT id, max_load FROM operators WHERE is_active ORDER BY id").fetchall())
+        sources = [r[0] for r in conn.execute("SELECT id FROM sources ORDER BY id")]
+        started = time.monotonic()
+        if db.kind == "sqlite":
+            _load_sqlite(conn, leads, contacts, sources, ops)
+        else:
+            _load_postgresql(conn, leads, contacts, sources, ops)
+        loaded = time.monotonic() - started
+        # Keep the maintained counters exact: active_load = open contacts.
+        conn.execute(
+            "UPDATE operators SET active_load = (SELECT COUNT(*) FROM contacts c "
+            "WHERE c.operator_id = operators.id AND c.is_active)"
+        )
+        conn.commit()
+        started = time.monotonic()
+        if db.kind == "postgresql":
+            # What autovacuum does shortly after a bulk load (statistics and
+            # the visibility map), done now so the figures do not depend on
+            # when it happens to run.
+            conn.autocommit = True
+            conn.execute("VACUUM ANALYZE")
+        else:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        after = time.monotonic() - started
+    finally:
+        conn.close()
+    return {"leads": leads, "contacts": contacts, "load_s": loaded, "vacuum_s": after}
+
+
+def _load_sqlite(conn, leads: int, contacts: int, sources: list[int], ops: dict[int, int]) -> None:
+    def batches(rows, size=100_000):
+        batch = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def iso(value):
+        # The format SQLAlchemy writes (naive UTC, microseconds always shown).
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f") if value else None
+
+    for batch in batches(lead_rows(leads)):
+        conn.execute("BEGIN")
+        conn.executemany(
+            f"INSERT INTO leads ({LEAD_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+            [(*r[:5], iso(r[5])) for r in batch],
+        )
+        conn.execute("COMMIT")
+    for batch in batches(contact_rows(contacts, leads, sources, ops)):
+        conn.execute("BEGIN")
+        conn.executemany(
+            f"INSERT INTO contacts ({CONTACT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*r[:7], iso(r[7]), iso(r[8]), iso(r[9])) for r in batch],
+        )
+        conn.execute("COMMIT")
+
+
+def _copy_text(value) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def _load_postgresql(conn, leads: int, contacts: int, sources: list[int], ops: dict[int, int]) -> None:
+    def copy(table: str, cols: str, rows) -> None:
+        with conn.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            buf = io.StringIO()
+            for n, row in enumerate(rows, 1):
+                buf.write("\t".join(_copy_text(v) for v in row))
+                buf.write("\n")
+                if n % 50_000 == 0:
+                    copy.write(buf.getvalue())
+                    buf = io.StringIO()
+            copy.write(buf.getvalue())
+
+    copy("leads", LEAD_COLS, lead_rows(leads))
+    copy("contacts", CONTACT_COLS, contact_rows(contacts, leads, sources, ops))
+    for table in ("leads", "contacts"):
+        conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
+    conn.commit()
+
+
+# --- HTTP, signed in ---------------------------------------------------------
+
+
+class Client:
+    """One staff user's browser: a session cookie, one request at a time."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cookie = ""
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict | None = None) -> tuple[int, bytes, float]:
+        headers = dict(headers or {})
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        elapsed = time.perf_counter() - started
+        conn.close()
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie" and value.startswith("session="):
+                self.cookie = value.split(";", 1)[0]
+        return response.status, data, elapsed
+
+    def sign_in(self) -> None:
+        status, page, _ = self.request("GET", "/login")
+        token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page)
+        if status != 200 or not token:
+            raise RuntimeError(f"/login: {status}")
+        form = urlencode({"csrf_token": token.group(1).decode(), "email": SUPERVISOR, "password": PASSWORD})
+        status, _, _ = self.request(
+            "POST", "/login", form.encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        if status != 303:
+            raise RuntimeError(f"sign-in failed: {status}")
+
+
+def measure(label: str, repeat: int, call) -> dict:
+    """Median and p95 of `repeat` calls (after 3 untimed ones); call(i) -> (status, body, seconds)."""
+    for i in range(3):
+        call(-1 - i)
+    times, statuses = [], set()
+    for i in range(repeat):
+        status, _, elapsed = call(i)
+        statuses.add(status)
+        times.append(elapsed * 1000)
+    return {"label": label, "median_ms": median(times), "p95_ms": percentile(times, 95),
+            "statuses": sorted(statuses)}
+
+
+def run_measurements(db: Database, port: int, token: str, sources, info: dict, repeat: int) -> list[dict]:
+    client = Client(port)
+    client.sign_in()
+    api_headers = {"Authorization": f"Bearer {token}"}
+    site = sources[0]
+    rng = random.Random(11)
+    leads, contacts = info["leads"], info["contacts"]
+    conn = db.connect()
+    try:
+        depth = int(contacts * 0.9)
+        deep_page = depth // PER_PAGE + 1
+        # The id heading the page 90 % down the newest-first list (for ?after=).
+        after_id = conn.execute(
+            f"SELECT id FROM contacts ORDER BY id DESC LIMIT 1 OFFSET {depth - 1}"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    fresh = iter(range(10**6))
+
+    def webhook(body: dict):
+        return client.request("POST", f"/webhooks/{site.key}", json.dumps(body).encode(),
+                              {"Content-Type": "application/json", "X-Webhook-Token": site.token})
+
+    def new_client(_):
+        n = next(fresh)
+        return webhook({"phone": f"+7 977 {n:07d}", "email": f"fresh{n}@example.com", "name": "New"})
+
+    def returning(_):
+        i = rng.randrange(1, leads + 1)
+        return webhook({"phone": "8" + lead_phone(i)[2:], "name": "Back"})
+
+    def get(path, headers=None):
+        return lambda _: client.request("GET", path, headers=headers)
+
+    def lead_by_phone(_):
+        i = rng.randrange(1, leads + 1)
+        d = lead_phone(i)[2:]
+        return client.request("GET", "/leads?" + urlencode({"q": f"8 ({d[:3]}) {d[3:6]}-{d[6:8]}-{d[8:]}"}))
+
+    def lead_by_email(_):
+        i = rng.randrange(1, leads + 1)
+        while lead_email(i) is None:
+            i = rng.randrange(1, leads + 1)
+        return client.request("GET", "/leads?" + urlencode({"q": lead_email(i).upper()}))
+
+    def lead_page(_):
+        return client.request("GET", f"/leads/{rng.randrange(1, leads + 1)}")
+
+    plan = [
+        ("intake: new client", new_client),
+        ("intake: returning client", returning),
+        ("queue page", get("/queue")),
+        ("contacts list, first page", get("/contacts")),
+        (f"contacts list, deep ?page={deep_page}", get(f"/contacts?page={deep_page}")),
+        ("contacts list, deep ?after=", get(f"/contacts?after={after_id}")),
+        ("API contacts, first page", get(f"/api/v1/contacts?per_page={PER_PAGE}", api_headers)),
+        ("API contacts, deep ?after=", get(f"/api/v1/contacts?per_page={PER_PAGE}&after={after_id}",
+                                            api_headers)),
+        ("lead search by phone", lead_by_phone),
+        ("lead search by email", lead_by_email),
+        ("lead page", lead_page),
+    ]
+    results = []
+    for label, call in plan:
+        results.append(measure(label, repeat, call))
+    # Was ?after= understood (items older than after_id), or ignored?
+    status, body, _ = client.request(
+        "GET", f"/api/v1/contacts?per_page=1&after={after_id}", headers=api_headers
+    )
+    items = json.loads(body).get("items", []) if status == 200 else []
+    keyset = bool(items) and items[0]["id"] < after_id
+    for r in results:
+        if "?after=" in r["label"] and not keyset:
+            r["note"] = "?after= not supported: this is the first page"
+    return results
+
+
+def run_size(kind: str, contacts: int, args, work: Path) -> tuple[dict, list[dict]]:
+    db = Database.create(kind, "scale")
+    server = None
+    try:
+        token = prepare_database(db)
+        port = free_port()
+        server = start_server("wsgi:app", app_env(db, port, args.workers), port, args.workers,
+                              work / f"{kind}-{contacts}.log")
+        sources = create_workload(Api(server.base, token))
+        info = bulk_load(db, contacts)
+        log(f"  {contacts:>9,} contacts, {info['leads']:,} leads loaded in {info['load_s']:.1f} s"
+            f" (+{info['vacuum_s']:.1f} s {'VACUUM ANALYZE' if kind == 'postgresql' else 'checkpoint'})")
+        results = run_measurements(db, port, token, sources, info, args.repeat)
+        info["rss_mb"] = max(server.peak_rss_mb().values())
+        server.stop()
+        held, detail = check_loads(db)
+        info["max_load"] = detail
+        info["log_errors"] = server.errors_in_log()
+        if not held or info["log_errors"]:
+            log(f"  PROBLEM: {detail}; {info['log_errors'][:3]}")
+        return info, results
+    finally:
+        if server is not None:
+            server.stop()
+        db.drop()
+
+
+def main() -> int:
+    args = parse_args()
+    assert len(OPERATORS) == 20
+    work = Path(tempfile.mkdtemp(prefix="crm-bench-scale-"))
+    report = {}
+    ok = True
+    for kind in args.databases.split(","):
+        log(f"\n[{kind}]")
+        small_info, small = run_size(kind, args.small, args, work)
+        large_info, large = run_size(kind, args.contacts, args, work)
+        log(f"\n  {'request':<34} {args.small:>9,} {args.contacts:>11,}   ratio"
+            "  (median ms; p95 in brackets)")
+        rows = []
+        for s, g in zip(small, large, strict=True):
+            ratio = g["median_ms"] / s["median_ms"]
+            flag = "ok" if ratio <= TARGET_RATIO else "SLOW"
+            note = g.get("note") or ""
+            if note:
+                flag = "n/a"
+            bad = [st for st in s["statuses"] + g["statuses"] if st >= 400]
+            if bad:
+                flag += f" HTTP {bad}"
+            log(f"  {g['label']:<34} {s['median_ms']:6.2f} ({s['p95_ms']:5.1f}) {g['median_ms']:7.2f} "
+                f"({g['p95_ms']:6.1f})  {ratio:5.2f}x {flag} {note}")
+            rows.append({"label": g["label"], "small_ms": s["median_ms"], "large_ms": g["median_ms"],
+                         "small_p95_ms": s["p95_ms"], "large_p95_ms": g["p95_ms"], "ratio": ratio,
+                         "note": note})
+            ok &= not bad
+        log(f"  worker peak RSS: {small_info['rss_mb']:.1f} MB / {large_info['rss_mb']:.1f} MB; "
+            f"max_load: {large_info['max_load']}")
+        report[kind] = {"rows": rows, "small": small_info, "large": large_info}
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+        log(f"figures written to {args.json}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

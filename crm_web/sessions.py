@@ -1,0 +1,22 @@
+"""The signed cookie session, only where it is used: the staff pages."""
+
+from __future__ import annotations
+
+from flask.sessions import SecureCookieSessionInterface
+
+# The webhook and the JSON API authenticate with tokens and never read or
+# write the cookie session.
+STATELESS_PREFIXES = ("/webhooks/", "/api/")
+
+
+class PagesOnlySessionInterface(SecureCookieSessionInterface):
+    """Skips the cookie (and building its signer) on the webhook and the API.
+
+    They get a fresh empty session instead, so nothing breaks if something
+    reads it; Flask saves nothing for an untouched empty session.
+    """
+
+    def open_session(self, app, request):
+        if request.path.startswith(STATELESS_PREFIXES):
+            return self.session_class()
+        return super().open_session(app, request)

@@ -1,0 +1,161 @@
+"""The webhook's hot path issues a fixed, small number of SQL statements.
+
+Counted with a `before_cursor_execute` listener on the app's engine around a
+test-client POST, so a regression to one query per operator, per rule or per
+matched lead (N+1) fails here. Every statement that reaches the driver
+counts, transaction control included (SQLite's BEGIN IMMEDIATE, a SAVEPOINT
+and its RELEASE); COMMIT is not a statement, it is the driver's commit call.
+PostgreSQL opens its transactions implicitly, hence the smaller numbers
+there. The README ("Performance") quotes these numbers.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from crm_web.extensions import db
+
+from .helpers import assert_created, post_json
+
+# Statements per case and database: one transaction per request, which on
+# SQLite starts with BEGIN IMMEDIATE (PostgreSQL has no BEGIN statement).
+# "source" is one statement reading the source with its eligible operators.
+EXPECTED = {
+    # source; lead insert, capacity claim, contact insert
+    "new_lead": {"sqlite": 5, "postgresql": 4},
+    # source; lead insert (conflict), lead look-up, claim, contact insert
+    "returning_lead": {"sqlite": 6, "postgresql": 5},
+    # as returning, plus the fill-in of an identifier the lead lacked (savepoint, update, release)
+    "returning_lead_fills_in": {"sqlite": 9, "postgresql": 8},
+    # as new lead, but nobody is free: no claim
+    "no_operator_free": {"sqlite": 4, "postgresql": 3},
+    # as new lead, plus reserving the Idempotency-Key and storing the answer
+    "new_lead_with_idempotency_key": {"sqlite": 7, "postgresql": 6},
+    # a replayed Idempotency-Key: source, key (conflict), stored answer
+    "idempotent_replay": {"sqlite": 4, "postgresql": 3},
+    # a wrong token: the source look-up only
+    "wrong_token": {"sqlite": 2, "postgresql": 1},
+}
+
+
+class StatementLog:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.statements)
+
+    def __str__(self) -> str:
+        return "\n".join(f"{i + 1}. {s.splitlines()[0][:120]}" for i, s in enumerate(self.statements))
+
+
+@contextmanager
+def counted(app):
+    """Every statement sent to the database inside the block."""
+    log = StatementLog()
+
+    def before_cursor_execute(_conn, _cursor, statement, _params, _context, _executemany):
+        log.statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        yield log
+    finally:
+        event.remove(engine, "before_cursor_execute", before_cursor_execute)
+
+
+def dialect(app) -> str:
+    with app.app_context():
+        return db.engine.dialect.name
+
+
+@pytest.fixture
+def setup(app, client, factory):
+    """A source whose weight table has ten operators, most of them full.
+
+    Full and paused operators in the table must not cost a query each: the
+    candidates are read in one statement and only one operator is claimed.
+    """
+    free = factory.operator("Free", max_load=1000)
+    operators = {free: 1}
+    for i in range(7):
+        operators[factory.operator(f"Full {i}", max_load=0)] = 5
+    operators[factory.operator("Paused", max_load=10, is_active=False)] = 5
+    operators[factory.operator("Other", max_load=1000)] = 1
+    source = factory.source("Site", key="site", weights=operators)
+    nobody = factory.source("Night", key="night", weights={factory.operator("Zero", max_load=0): 1})
+    # Warm up: first connection, statement caches, lazy imports.
+    assert_created(post_json(client, source, {"phone": "+79990000001", "email": "warm@example.com"}))
+    return source, nobody
+
+
+def check(app, case: str, log: StatementLog) -> None:
+    expected = EXPECTED[case][dialect(app)]
+    assert len(log) == expected, f"{case}: {len(log)} statements, expected {expected}:\n{log}"
+
+
+def test_new_lead(app, client, setup):
+    source, _ = setup
+    with counted(app) as log:
+        body = assert_created(
+            post_json(client, source, {"phone": "+79991110001", "email": "new@example.com"})
+        )
+    assert body["lead"]["created"] is True
+    assert body["operator_available"] is True
+    check(app, "new_lead", log)
+
+
+def test_returning_lead(app, client, setup):
+    source, _ = setup
+    first = assert_created(post_json(client, source, {"email": "named@example.com", "name": "Named"}))
+    with counted(app) as log:
+        body = assert_created(post_json(client, source, {"email": "NAMED@example.com", "name": "Other"}))
+    assert body["lead"] == {"id": first["lead"]["id"], "created": False}
+    check(app, "returning_lead", log)
+
+
+def test_returning_lead_by_phone_fills_in_email(app, client, setup):
+    source, _ = setup
+    first = assert_created(post_json(client, source, {"phone": "+79991110003", "name": "Fill"}))
+    with counted(app) as log:
+        body = assert_created(
+            post_json(client, source, {"phone": "+79991110003", "email": "fill@example.com"})
+        )
+    assert body["lead"] == {"id": first["lead"]["id"], "created": False}
+    check(app, "returning_lead_fills_in", log)
+
+
+def test_no_operator_free(app, client, setup):
+    _, nobody = setup
+    with counted(app) as log:
+        body = assert_created(post_json(client, nobody, {"phone": "+79991110004"}))
+    assert body["operator_available"] is False
+    check(app, "no_operator_free", log)
+
+
+def test_idempotency_key_first_and_replay(app, client, setup):
+    source, _ = setup
+    with counted(app) as log:
+        first = post_json(client, source, {"phone": "+79991110005"}, **{"Idempotency-Key": "k-1"})
+    assert first.status_code == 201
+    check(app, "new_lead_with_idempotency_key", log)
+    with counted(app) as log:
+        again = post_json(client, source, {"phone": "+79991110005"}, **{"Idempotency-Key": "k-1"})
+    assert again.status_code == 200
+    assert again.get_json() == first.get_json()
+    check(app, "idempotent_replay", log)
+
+
+def test_wrong_token(app, client, setup):
+    source, _ = setup
+    with counted(app) as log:
+        response = client.post(
+            f"/webhooks/{source.key}", json={"phone": "+79991110006"}, headers={"X-Webhook-Token": "nope"}
+        )
+    assert response.status_code == 401
+    check(app, "wrong_token", log)
