@@ -3,6 +3,9 @@
 import multiprocessing
 import os
 
+# The served app leaves out what only the command line needs (Alembic).
+os.environ.setdefault("CRM_SERVING", "1")
+
 bind = os.environ.get("CRM_BIND", "127.0.0.1:8000")
 # Sync workers: intake is short and CPU-bound; one process per core (at
 # least 2) keeps every core busy without context-switch overhead.

@@ -1,9 +1,10 @@
 -- wrk script of bench/intake: replays a pre-generated request mix.
--- Arguments (after --): FILE KEY1 TOKEN1 KEY2 TOKEN2 ...
+-- Arguments (after --): FILE START KEY1 TOKEN1 KEY2 TOKEN2 ...
 -- FILE has one request per line: "<source index>\t<JSON body>" (written by
 -- bench/intake.py). Requests are built once in init(), so the run itself
 -- only hands out ready strings. Use one wrk thread (-t1): the file is
--- replayed in order, so a returning client comes after its first visit.
+-- replayed in order from line START + 1, so a returning client comes after
+-- its first visit and successive runs on one database send new clients.
 
 local reqs = {}
 local n = 0
@@ -11,8 +12,8 @@ local i = 0
 
 function init(args)
   local paths, tokens = {}, {}
-  for a = 2, #args, 2 do
-    local s = (a - 2) / 2
+  for a = 3, #args, 2 do
+    local s = (a - 3) / 2
     paths[s] = "/webhooks/" .. args[a]
     tokens[s] = args[a + 1]
   end
@@ -25,6 +26,7 @@ function init(args)
       ["X-Webhook-Token"] = tokens[s],
     }, line:sub(tab + 1))
   end
+  i = tonumber(args[2]) % n
 end
 
 function request()

@@ -16,16 +16,22 @@ weight tables through the API, then:
 
 The baseline (bench/baseline_app.py, same gunicorn configuration) answers
 the same requests after parsing the JSON body; intake is printed as a
-fraction of it. Only 127.0.0.1 is contacted.
+fraction of it. The machine may be shared, so the three servers run side by
+side and their peak runs are interleaved (baseline, SQLite, PostgreSQL, then
+again): each fraction is taken against the baseline run of the same round,
+and the medians are printed. Only 127.0.0.1 is contacted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from common import (
@@ -50,11 +56,12 @@ TARGET_RSS_MB = 150.0
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--workers", type=int, default=2, help="gunicorn workers for every run (default 2)")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn workers for every server (default 2)")
     p.add_argument("--clients", type=int, default=16, help="concurrent keep-alive connections (16)")
-    p.add_argument("--seconds", type=float, default=15, help="length of each peak run (15)")
+    p.add_argument("--seconds", type=float, default=10, help="length of each peak run (10)")
+    p.add_argument("--rounds", type=int, default=3, help="peak runs per server, interleaved (3)")
     p.add_argument("--paced-seconds", type=float, default=10, help="length of the paced run (10)")
-    p.add_argument("--warmup", type=float, default=3, help="warm-up before each peak run (3)")
+    p.add_argument("--warmup", type=float, default=3, help="warm-up of each server (3)")
     p.add_argument("--databases", default="sqlite,postgresql", help="comma-separated (both)")
     p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     return p.parse_args()
@@ -66,32 +73,43 @@ def fmt_errors(errors: dict) -> str:
 
 def show(result, baseline_rps: float | None = None) -> None:
     line = (
-        f"  {result.label:<22} {result.rps:8.1f} req/s  p50 {result.p50_ms:6.2f} ms  "
+        f"  {result.label:<24} {result.rps:8.1f} req/s  p50 {result.p50_ms:6.2f} ms  "
         f"p95 {result.p95_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  max {result.max_ms:7.1f} ms  "
         f"errors {fmt_errors(result.errors)}"
     )
     if baseline_rps:
         line += f"  = {result.rps / baseline_rps:.1%} of baseline"
+    extras = [f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.extra.items()]
+    if extras:
+        line += "  [" + "; ".join(extras) + "]"
     log(line)
-    for key, value in result.extra.items():
-        log(f"    {key}: {value:.2f}" if isinstance(value, float) else f"    {key}: {value}")
 
 
-def show_rss(rss: dict[int, float]) -> float:
+def show_rss(label: str, rss: dict[int, float]) -> float:
     peak = max(rss.values()) if rss else float("nan")
-    log(f"  worker peak RSS (VmHWM): {', '.join(f'{v:.1f} MB' for v in rss.values())}; max {peak:.1f} MB")
+    log(f"  {label}: worker peak RSS (VmHWM) {', '.join(f'{v:.1f} MB' for v in rss.values())}")
     return peak
+
+
+@dataclass
+class Target:
+    name: str
+    server: object
+    sources: list
+    db: Database | None = None
+    runs: list = field(default_factory=list)
+    ratios: list = field(default_factory=list)
 
 
 def main() -> int:
     args = parse_args()
     ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="crm-bench-intake-"))
-    # Enough requests that the peak run never wraps around at these rates.
-    peak_lines = int(max(4000, 5000 * args.seconds))
+    # Each peak run replays its own window of the file: new clients stay new.
+    window = int(max(2000, 3000 * args.seconds))
     files = {
         "warm": (work / "warm.tsv", int(max(2000, 5000 * args.warmup)), 0),
-        "peak": (work / "peak.tsv", peak_lines, 1),
+        "peak": (work / "peak.tsv", window * args.rounds, 1),
         "paced": (work / "paced.tsv", int(max(2000, 2500 * args.paced_seconds)), 2),
     }
     for name, (path, count, phase) in files.items():
@@ -99,104 +117,116 @@ def main() -> int:
         if name == "peak":
             log(f"request mix: {kinds}")
     settings = gunicorn_settings(app_env(Database("sqlite", "", work), 0, args.workers))
-    log(f"gunicorn: {settings}; {args.clients} connections; peak {args.seconds:g} s, "
-        f"paced {args.paced_seconds:g} s at half the peak rate")
-    report: dict = {"settings": settings, "clients": args.clients, "seconds": args.seconds}
-
-    # --- baseline ---
-    log("\n[baseline] bench/baseline_app.py")
-    port = free_port()
-    env = app_env(Database("sqlite", "", work), port, args.workers)
-    server = start_server("baseline_app:app", env, port, args.workers, work / "baseline.log",
-                          pythonpath=str(ROOT / "bench"))
-    fake_sources = create_fake_sources()
+    log(f"gunicorn: {settings} for every server; {args.clients} connections; {args.rounds} rounds of "
+        f"{args.seconds:g} s per server, interleaved (baseline, then each database, in turn); "
+        f"paced runs of {args.paced_seconds:g} s at half the median peak rate")
+    report: dict = {"settings": settings, "clients": args.clients, "seconds": args.seconds,
+                    "rounds": args.rounds}
+    targets: list[Target] = []
     try:
-        run_wrk("warm-up", server.base, files["warm"][0], fake_sources, args.clients, args.warmup,
-                files["warm"][1])
-        base = run_wrk("peak", server.base, files["peak"][0], fake_sources, args.clients,
-                       args.seconds, peak_lines, server)
-        show(base)
-        rss = server.peak_rss_mb()
+        port = free_port()
+        server = start_server("baseline_app:app", app_env(Database("sqlite", "", work), port, args.workers),
+                              port, args.workers, work / "baseline.log", pythonpath=str(ROOT / "bench"))
+        targets.append(Target("baseline", server, fake_sources()))
+        for kind in args.databases.split(","):
+            started = time.monotonic()
+            db = Database.create(kind, "intake")
+            target = Target(kind, None, [], db)
+            targets.append(target)
+            token = prepare_database(db)
+            port = free_port()
+            target.server = start_server("wsgi:app", app_env(db, port, args.workers), port, args.workers,
+                                         work / f"{kind}.log")
+            target.sources = create_workload(Api(target.server.base, token))
+            log(f"[{kind}] set up in {time.monotonic() - started:.1f} s: 20 operators, 5 sources "
+                f"with weight tables (through the API)")
+        for t in targets:
+            run_wrk("warm-up", t.server.base, files["warm"][0], t.sources, args.clients, args.warmup,
+                    files["warm"][1])
+        for r in range(args.rounds):
+            log(f"\nround {r + 1}")
+            for t in targets:
+                result = run_wrk(t.name, t.server.base, files["peak"][0], t.sources, args.clients,
+                                 args.seconds, window, t.server, t.db, start=r * window)
+                t.runs.append(result)
+                base = targets[0].runs[-1].rps
+                if t.name != "baseline":
+                    t.ratios.append(result.rps / base)
+                show(result, None if t.name == "baseline" else base)
+        ok = finish(args, targets, files, report)
     finally:
-        server.stop()
-    base_rss = show_rss(rss)
-    report["baseline"] = {"rps": base.rps, "p50_ms": base.p50_ms, "p99_ms": base.p99_ms,
-                          "errors": base.errors, "rss_mb": base_rss,
-                          "cpu_ms": base.extra.get("server_cpu_ms_per_request")}
-
-    ok = True
-    for kind in args.databases.split(","):
-        ok &= bench_database(kind, args, files, work, base.rps, report)
-
-    log("\nsummary")
-    log(f"  baseline            {base.rps:8.1f} req/s; server CPU "
-        f"{report['baseline']['cpu_ms']:.2f} ms/request")
-    for kind in args.databases.split(","):
-        r = report.get(kind)
-        if not r:
-            continue
-        log(
-            f"  {kind:<19} {r['rps']:8.1f} req/s = {r['fraction']:.1%} of baseline "
-            f"(target >= {TARGET_FRACTION:.0%}); p99 at {r['paced_rate']:.0f} req/s: "
-            f"{r['paced_p99_ms']:.1f} ms (target < {TARGET_P99_MS:g}); errors {r['errors']}; "
-            f"max_load held: {'yes' if r['max_load_held'] else 'NO'}; worker RSS {r['rss_mb']:.1f} MB; "
-            f"server CPU {r['cpu_ms']:.2f} ms/request"
-        )
+        for t in targets:
+            if t.server is not None:
+                t.server.stop()
+            if t.db is not None:
+                t.db.drop()
+        shutil.rmtree(work, ignore_errors=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
         log(f"figures written to {args.json}")
     return 0 if ok else 1
 
 
-def create_fake_sources():
+def median_run(runs):
+    return sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
+
+
+def finish(args, targets: list[Target], files, report: dict) -> bool:
+    log("\npaced (open loop, at half the median peak rate)")
+    ok = True
+    for t in targets[1:]:
+        peak = median_run(t.runs)
+        paced = run_paced(f"{t.name} paced", t.server.port, read_requests(files["paced"][0]), t.sources,
+                          rate=max(1.0, peak.rps / 2), seconds=args.paced_seconds)
+        show(paced)
+        t.paced = paced
+    log("")
+    for t in targets:
+        t.rss = show_rss(t.name, t.server.peak_rss_mb())
+        t.server.stop()
+    base = median_run(targets[0].runs)
+    log("\nsummary (medians of the rounds; each ratio against the baseline run of the same round)")
+    log(f"  baseline     {base.rps:8.1f} req/s, p99 {base.p99_ms:.1f} ms, server CPU "
+        f"{base.extra.get('server_cpu_ms_per_request', float('nan')):.2f} ms/request, "
+        f"worker RSS {targets[0].rss:.1f} MB")
+    report["baseline"] = {"rps": base.rps, "p50_ms": base.p50_ms, "p99_ms": base.p99_ms,
+                          "rps_rounds": [r.rps for r in targets[0].runs], "rss_mb": targets[0].rss,
+                          "cpu_ms": base.extra.get("server_cpu_ms_per_request")}
+    for t in targets[1:]:
+        peak = median_run(t.runs)
+        fraction = statistics.median(t.ratios)
+        held, detail = check_loads(t.db)
+        log_errors = t.server.errors_in_log()
+        errors = sum(r.error_count for r in t.runs) + t.paced.error_count + len(log_errors)
+        cpu = peak.extra.get("server_cpu_ms_per_request", float("nan"))
+        pg_cpu = peak.extra.get("postgres_cpu_ms_per_request")
+        log(
+            f"  {t.name:<12} {peak.rps:8.1f} req/s = {fraction:.1%} of baseline (target >= "
+            f"{TARGET_FRACTION:.0%}; rounds {', '.join(f'{x:.1%}' for x in t.ratios)}); "
+            f"peak p50/p95/p99 {peak.p50_ms:.1f}/{peak.p95_ms:.1f}/{peak.p99_ms:.1f} ms; "
+            f"p99 at {t.paced.extra['rate']:.0f} req/s: {t.paced.p99_ms:.1f} ms "
+            f"(target < {TARGET_P99_MS:g}); "
+            f"errors {errors}; worker RSS {t.rss:.1f} MB (target < {TARGET_RSS_MB:g}); "
+            f"server CPU {cpu:.2f} ms/request" + (f" + PostgreSQL {pg_cpu:.2f}" if pg_cpu is not None else "")
+        )
+        log(f"  {'':<12} max_load: {detail}")
+        if log_errors:
+            log(f"  {'':<12} server log: {len(log_errors)} error lines, first: {log_errors[0]}")
+        report[t.name] = {
+            "rps": peak.rps, "rps_rounds": [r.rps for r in t.runs], "fraction": fraction,
+            "fraction_rounds": t.ratios, "p50_ms": peak.p50_ms, "p95_ms": peak.p95_ms,
+            "p99_ms": peak.p99_ms, "paced_rate": t.paced.extra["rate"], "paced_p50_ms": t.paced.p50_ms,
+            "paced_p99_ms": t.paced.p99_ms, "errors": errors, "max_load_held": held, "rss_mb": t.rss,
+            "cpu_ms": cpu, "postgres_cpu_ms": pg_cpu,
+        }
+        ok &= held and errors == 0
+    return ok
+
+
+def fake_sources():
     from common import SOURCES, SourceInfo
 
     return [SourceInfo(i + 1, key, "baseline") for i, (_, key, _) in enumerate(SOURCES)]
-
-
-def bench_database(kind: str, args, files, work: Path, baseline_rps: float, report: dict) -> bool:
-    log(f"\n[{kind}] wsgi:app")
-    started = time.monotonic()
-    db = Database.create(kind, "intake")
-    server = None
-    try:
-        token = prepare_database(db)
-        port = free_port()
-        env = app_env(db, port, args.workers)
-        server = start_server("wsgi:app", env, port, args.workers, work / f"{kind}.log")
-        sources = create_workload(Api(server.base, token))
-        log(f"  set up in {time.monotonic() - started:.1f} s: 20 operators, 5 sources with weight tables")
-        run_wrk("warm-up", server.base, files["warm"][0], sources, args.clients, args.warmup,
-                files["warm"][1])
-        peak = run_wrk("peak", server.base, files["peak"][0], sources, args.clients, args.seconds,
-                       files["peak"][1], server, db)
-        show(peak, baseline_rps)
-        paced = run_paced(
-            "paced (half peak)", port, read_requests(files["paced"][0]), sources,
-            rate=max(1.0, peak.rps / 2), seconds=args.paced_seconds,
-        )
-        show(paced)
-        rss = server.peak_rss_mb()
-        server.stop()
-        log_errors = server.errors_in_log()
-        held, detail = check_loads(db)
-        log(f"  max_load: {detail}")
-        if log_errors:
-            log(f"  server log: {len(log_errors)} error lines, first: {log_errors[0]}")
-        peak_rss = show_rss(rss)
-        errors = peak.error_count + paced.error_count + len(log_errors)
-        report[kind] = {
-            "rps": peak.rps, "p50_ms": peak.p50_ms, "p95_ms": peak.p95_ms, "p99_ms": peak.p99_ms,
-            "fraction": peak.rps / baseline_rps, "paced_rate": paced.extra["rate"],
-            "paced_p50_ms": paced.p50_ms, "paced_p99_ms": paced.p99_ms,
-            "errors": errors, "max_load_held": held, "rss_mb": peak_rss,
-            "cpu_ms": peak.extra.get("server_cpu_ms_per_request"),
-        }
-        return held and errors == 0
-    finally:
-        if server is not None:
-            server.stop()
-        db.drop()
 
 
 if __name__ == "__main__":

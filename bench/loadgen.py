@@ -130,9 +130,10 @@ class RunResult:
 
 
 def run_wrk(label: str, base: str, path: Path, sources: list[SourceInfo], clients: int,
-            seconds: float, lines: int, server=None, db=None) -> RunResult:
+            seconds: float, lines: int, server=None, db=None, start: int = 0) -> RunResult:
+    """`lines` requests of the file are this run's, from line `start`."""
     args = [ensure_wrk(), "-t1", f"-c{clients}", f"-d{seconds:g}s", "--timeout", "10s",
-            "-s", str(LUA), base + "/", "--", str(path)]
+            "-s", str(LUA), base + "/", "--", str(path), str(start)]
     for s in sources:
         args += [s.key, s.token]
     cpu_before = server.cpu_seconds() if server else 0.0
@@ -155,7 +156,7 @@ def run_wrk(label: str, base: str, path: Path, sources: list[SourceInfo], client
     if db and db.pg_name and d["requests"]:
         result.extra["postgres_cpu_ms_per_request"] = db_cpu * 1000 / d["requests"]
     if d["requests"] > lines:
-        result.extra["note"] = f"request file wrapped ({d['requests']} > {lines} lines)"
+        result.extra["note"] = f"more requests than new lines for them ({d['requests']} > {lines})"
     return result
 
 

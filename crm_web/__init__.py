@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from flask import Flask, abort
 
 from .config import load_settings
 from .database import configure_engine, engine_options
-from .extensions import csrf, db, limiter, login_manager, migrate
+from .extensions import csrf, db, limiter, login_manager
 from .json_errors import register_json_errors
 from .security import configure_security_headers
 from .services.users import use_password_profile
@@ -57,7 +58,15 @@ def configure_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    # Served workers never migrate: gunicorn.conf.py sets CRM_SERVING, which
+    # keeps Alembic (about 11 MB per worker) out of them. `flask db ...`,
+    # tests and scripts get it as before.
+    if not os.environ.get("CRM_SERVING"):
+        from flask_migrate import Migrate
+
+        Migrate(compare_type=True, render_as_batch=True).init_app(
+            app, db, directory=str(ROOT / "migrations")
+        )
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)

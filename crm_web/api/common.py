@@ -91,6 +91,11 @@ def pagination_args(errors: dict | None = None) -> tuple[int, int]:
     return page, per_page
 
 
+def after_arg(errors: dict) -> int | None:
+    """`?after=<id>`: a keyset page starting after that item (see services/pagination.py)."""
+    return int_arg("after", errors)
+
+
 def page_body(page: Page, serialize) -> dict:
     return {
         "items": [serialize(item) for item in page.items],

@@ -13,7 +13,7 @@ from ..services.intake import register_contact
 from ..services.sources import get_source
 from ..services.validation import is_id
 from . import bp
-from .common import current_user, int_arg, json_object, page_body, pagination_args, rng
+from .common import after_arg, current_user, int_arg, json_object, page_body, pagination_args, rng
 
 
 @bp.post("/contacts")
@@ -41,6 +41,7 @@ def create_contact():
 def list_contacts():
     errors: dict[str, list[str]] = {}
     page, per_page = pagination_args(errors)
+    after = after_arg(errors)
     status = request.args.get("status") or None
     if status is not None and status not in service.STATUSES:
         errors["status"] = [f"Must be one of {', '.join(service.STATUSES)}."]
@@ -52,7 +53,7 @@ def list_contacts():
     )
     if errors:
         raise ValidationError(errors, "Invalid filters.")
-    return page_body(service.list_contacts(db.session, filters, page, per_page), contact_dict)
+    return page_body(service.list_contacts(db.session, filters, page, per_page, after), contact_dict)
 
 
 @bp.get("/contacts/<int:contact_id>")

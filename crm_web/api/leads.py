@@ -9,13 +9,14 @@ from ..serializers import lead_dict
 from ..services import leads as service
 from ..services.errors import ValidationError
 from . import bp
-from .common import page_body, pagination_args
+from .common import after_arg, page_body, pagination_args
 
 
 @bp.get("/leads")
 def list_leads():
     errors: dict[str, list[str]] = {}
     page, per_page = pagination_args(errors)
+    after = after_arg(errors)
     try:
         filters = service.search_identifiers(
             request.args.get("phone"),
@@ -27,7 +28,7 @@ def list_leads():
         errors.update(exc.fields)
     if errors:
         raise ValidationError(errors, "Invalid filters.")
-    return page_body(service.list_leads(db.session, filters, page, per_page), lead_dict)
+    return page_body(service.list_leads(db.session, filters, page, per_page, after), lead_dict)
 
 
 @bp.get("/leads/<int:lead_id>")

@@ -48,6 +48,7 @@ _SOURCE_AND_CANDIDATES = (
         _sources.c.id,
         _sources.c.webhook_token,
         _ops.c.id.label("operator_id"),
+        _ops.c.name.label("operator_name"),
         _rules.c.weight,
         _ops.c.active_load,
         _ops.c.max_load,
@@ -91,17 +92,26 @@ def eligible_candidates(session: Session, source_id: int) -> list[Candidate]:
     return [Candidate(r.id, r.weight, True, r.active_load, r.max_load) for r in rows]
 
 
-def source_for_intake(session: Session, key: str) -> tuple[int, str, list[Candidate]] | None:
-    """(source id, webhook token, eligible candidates) of the active source, in one statement."""
+@dataclass(frozen=True)
+class IntakeSource:
+    id: int
+    webhook_token: str
+    candidates: list[Candidate]  # eligible when read
+    names: dict[int, str]  # the candidates' names
+
+
+def source_for_intake(session: Session, key: str) -> IntakeSource | None:
+    """The active source with its eligible operators, in one statement."""
     rows = session.connection().execute(_SOURCE_AND_CANDIDATES, {"key": key}).all()
     if not rows:
         return None
-    candidates = [
-        Candidate(r.operator_id, r.weight, True, r.active_load, r.max_load)
-        for r in rows
-        if r.operator_id is not None
-    ]
-    return rows[0].id, rows[0].webhook_token, candidates
+    eligible = [r for r in rows if r.operator_id is not None]
+    return IntakeSource(
+        rows[0].id,
+        rows[0].webhook_token,
+        [Candidate(r.operator_id, r.weight, True, r.active_load, r.max_load) for r in eligible],
+        {r.operator_id: r.operator_name for r in eligible},
+    )
 
 
 def claim_capacity(session: Session, operator_id: int) -> Claimed | None:

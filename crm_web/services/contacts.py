@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import Contact, Operator, User, utcnow
@@ -48,12 +48,27 @@ def _filtered(query, filters: ContactFilters):
     return query
 
 
-def list_contacts(session: Session, filters: ContactFilters, page: int, per_page: int) -> Page:
-    """Newest first, except the unassigned queue, which is oldest first."""
+def list_contacts(
+    session: Session, filters: ContactFilters, page: int, per_page: int, after: int | None = None
+) -> Page:
+    """Newest first, except the unassigned queue, which is oldest first.
+
+    `after`: the id of the last contact of the previous page; the page then
+    starts right after it in the list's order (a keyset page: as fast deep
+    in a million contacts as on page 1).
+    """
+    keyset = None
     if filters.status == "unassigned":
         order = (Contact.created_at.asc(), Contact.id.asc())
+        if after is not None:
+            pivot = select(Contact.created_at).where(Contact.id == after).scalar_subquery()
+            keyset = or_(
+                Contact.created_at > pivot, and_(Contact.created_at == pivot, Contact.id > after)
+            )
     else:
         order = (Contact.id.desc(),)
+        if after is not None:
+            keyset = Contact.id < after
     # A list page shows each row's operator, source and lead: load them with
     # the page (many-to-one joins), never one query per row.
     query = (
@@ -61,7 +76,10 @@ def list_contacts(session: Session, filters: ContactFilters, page: int, per_page
         .options(joinedload(Contact.operator), joinedload(Contact.source), joinedload(Contact.lead))
         .order_by(*order)
     )
-    return paginate(session, query, page, per_page)
+    return paginate(
+        session, query, page, per_page,
+        id_column=Contact.id, keyset=keyset, estimate_key=("contacts", filters),
+    )
 
 
 def _live_operator(session: Session, operator_id: int) -> Operator:

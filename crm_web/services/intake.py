@@ -5,18 +5,18 @@ from __future__ import annotations
 import hmac
 import json
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Integer, String, Text, bindparam, insert, select, true, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .. import serializers
-from ..domain.choice import Candidate
+from ..domain.choice import choose_operator
 from ..domain.identifiers import ContactInput
-from ..models import Contact, IdempotencyKey, Source, utcnow
-from .assignment import choose_and_claim, source_for_intake
+from ..models import Contact, IdempotencyKey, Operator, Source, UTCDateTime, utcnow
+from .assignment import Claimed, IntakeSource, choose_and_claim, source_for_intake
 from .errors import NotFound, ServiceError
 from .leads import resolve_lead
 from .sources import KEY_RE
@@ -106,19 +106,18 @@ def webhook_intake(
 def _webhook_transaction(session, source_key, token, data, rng, idempotency_key) -> IntakeResult | None:
     with write_transaction(session):
         try:
-            found = source_for_intake(session, source_key)
+            source = source_for_intake(session, source_key)
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise _StaleConnection() from exc
             raise
-        if found is None:
+        if source is None:
             raise NotFound("Unknown or disabled source.")
-        source_id, webhook_token, candidates = found
-        if not hmac.compare_digest(token.encode(), webhook_token.encode()):
+        if not hmac.compare_digest(token.encode(), source.webhook_token.encode()):
             raise WrongToken("Missing or wrong webhook token.")
         if data is None:
             return None
-        return _register(session, source_id, data, rng, idempotency_key, candidates)
+        return _register(session, source.id, data, rng, idempotency_key, source)
 
 
 def _register(
@@ -127,30 +126,34 @@ def _register(
     data: ContactInput,
     rng: random.Random,
     idempotency_key: str | None,
-    candidates: list[Candidate] | None = None,
+    source: IntakeSource | None = None,
 ) -> IntakeResult:
     if idempotency_key is not None:
         stored = _claim_idempotency_key(session, source_id, idempotency_key)
         if stored is not None:
             return IntakeResult(body=stored, replayed=True)
     lead_id, lead_created = resolve_lead(session, data.identifiers, data.name)
-    claimed = choose_and_claim(session, source_id, rng, candidates)
     now = utcnow()
+    values = {
+        "lead_id": lead_id,
+        "source_id": source_id,
+        "name": data.name,
+        "message": data.message,
+        "created_at": now,
+    }
+    conn = session.connection()
+    if source is not None and conn.dialect.name == "postgresql":
+        contact_id, claimed = _claim_and_insert(conn, source, rng, values)
+    else:
+        claimed = choose_and_claim(session, source_id, rng, source.candidates if source else None)
+        contact_id = _insert_contact(conn, values, claimed)
     contact = NewContact(
-        id=0,
-        lead_id=lead_id,
-        source_id=source_id,
+        id=contact_id,
         operator_id=claimed.id if claimed else None,
         is_active=True,
-        name=data.name,
-        message=data.message,
-        created_at=now,
         assigned_at=now if claimed else None,
+        **values,
     )
-    # A plain INSERT ... RETURNING id: the ORM's unit of work would cost
-    # more than the rest of the request's statements together.
-    values = {f: getattr(contact, f) for f in _CONTACT_FIELDS}
-    contact = replace(contact, id=session.connection().execute(_INSERT_CONTACT, values).scalar_one())
     # The claimed operator's id and name are known: no reload query.
     body = serializers.intake_body(contact, lead_created, operator=claimed)
     if idempotency_key is not None:
@@ -161,6 +164,46 @@ def _register(
             execution_options={"synchronize_session": False},
         )
     return IntakeResult(body=body, contact=contact)
+
+
+def _insert_contact(conn, values: dict, claimed: Claimed | None) -> int:
+    """A plain INSERT ... RETURNING id: the ORM's unit of work would cost more
+    than the rest of the request's statements together."""
+    return conn.execute(
+        _INSERT_CONTACT,
+        {
+            **values,
+            "operator_id": claimed.id if claimed else None,
+            "is_active": True,
+            "assigned_at": values["created_at"] if claimed else None,
+        },
+    ).scalar_one()
+
+
+def _claim_and_insert(
+    conn, source: IntakeSource, rng: random.Random, values: dict
+) -> tuple[int, Claimed | None]:
+    """PostgreSQL: the capacity claim and the contact in one statement.
+
+    The same draw as choose_and_claim, but each try is
+    `WITH claimed AS (UPDATE operators ... RETURNING id) INSERT INTO contacts
+    ... SELECT ... FROM claimed`: the contact is inserted only if the claim
+    succeeded (operator row locked first, then the contact, as everywhere).
+    If the drawn operator filled up meanwhile nothing is inserted and the
+    draw is repeated among the rest; nobody left: an unassigned contact.
+    """
+    candidates = list(source.candidates)
+    while candidates:
+        operator_id = choose_operator(candidates, rng)
+        if operator_id is None:
+            break
+        row = conn.execute(
+            _CLAIM_AND_INSERT, {"chosen_id": operator_id, **{f"new_{k}": v for k, v in values.items()}}
+        ).first()
+        if row is not None:
+            return row.id, Claimed(operator_id, source.names[operator_id])
+        candidates = [c for c in candidates if c.operator_id != operator_id]
+    return _insert_contact(conn, values, None), None
 
 
 def _claim_idempotency_key(session: Session, source_id: int, key: str) -> dict | None:
@@ -180,7 +223,37 @@ def _claim_idempotency_key(session: Session, source_id: int, key: str) -> dict |
     return json.loads(body) if body else None
 
 
-_CONTACT_FIELDS = (
-    "lead_id", "source_id", "operator_id", "is_active", "name", "message", "created_at", "assigned_at"
+_contacts = Contact.__table__
+_operators = Operator.__table__
+_INSERT_CONTACT = insert(_contacts).returning(_contacts.c.id)
+_claimed = (
+    update(_operators)
+    .where(
+        _operators.c.id == bindparam("chosen_id"),
+        _operators.c.is_active.is_(true()),
+        _operators.c.deleted_at.is_(None),
+        _operators.c.active_load < _operators.c.max_load,
+    )
+    .values(active_load=_operators.c.active_load + 1)
+    .returning(_operators.c.id)
+    .cte("claimed")
 )
-_INSERT_CONTACT = insert(Contact.__table__).returning(Contact.__table__.c.id)
+_CLAIM_AND_INSERT = (
+    insert(_contacts)
+    .from_select(
+        ["lead_id", "source_id", "operator_id", "is_active", "name", "message", "created_at", "assigned_at"],
+        # Parameter names must not be column names of operators: SQLAlchemy
+        # would add them to the UPDATE's SET clause.
+        select(
+            bindparam("new_lead_id", type_=Integer),
+            bindparam("new_source_id", type_=Integer),
+            _claimed.c.id,
+            true(),
+            bindparam("new_name", type_=String),
+            bindparam("new_message", type_=Text),
+            bindparam("new_created_at", type_=UTCDateTime),
+            bindparam("new_created_at", type_=UTCDateTime),
+        ),
+    )
+    .returning(_contacts.c.id)
+)

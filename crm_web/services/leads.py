@@ -114,11 +114,18 @@ def search_identifiers(
     return result
 
 
-def list_leads(session: Session, filters: dict[str, str], page: int, per_page: int) -> Page:
+def list_leads(
+    session: Session, filters: dict[str, str], page: int, per_page: int, after: int | None = None
+) -> Page:
+    """Newest first; `after` as in list_contacts (a keyset page)."""
     query = select(Lead)
     for field, value in filters.items():
         query = query.where(getattr(Lead, field) == value)
-    return paginate(session, query.order_by(Lead.id.desc()), page, per_page)
+    keyset = Lead.id < after if after is not None else None
+    return paginate(
+        session, query.order_by(Lead.id.desc()), page, per_page, id_column=Lead.id, keyset=keyset,
+        estimate_key=("leads", tuple(sorted(filters.items()))),
+    )
 
 
 def get_lead(session: Session, lead_id: int) -> Lead:
@@ -145,20 +152,34 @@ def possible_duplicates(session: Session, lead_id: int) -> list[Lead]:
 MAX_QUERY = 320
 
 
-def search_leads(session: Session, q: str | None, region: str, page: int, per_page: int) -> Page:
-    """One search box: phone or email (normalised like intake), external id, or part of the name."""
+def search_leads(
+    session: Session, q: str | None, region: str, page: int, per_page: int, after: int | None = None
+) -> Page:
+    """One search box: phone or email (normalised like intake), external id, or part of the name.
+
+    A query that is a phone number or an email address looks up the
+    identifiers only (and the external id): unique indexes, one probe each.
+    Anything else is an external id or a part of a name; the name
+    "contains" match cannot use a B-tree index and scans the leads.
+    """
     text = (q or "").strip()
     if len(text) > MAX_QUERY:
         raise ValidationError.single("q", f"Search for at most {MAX_QUERY} characters.")
     query = select(Lead)
     if text:
-        conditions = [Lead.external_id == text, Lead.name.ilike(_contains(text), escape="\\")]
+        conditions = [Lead.external_id == text]
         for field, normalise in (("phone", lambda v: normalize_phone(v, region)), ("email", normalize_email)):
             # Not a phone (or not an email): the other conditions still apply.
             with suppress(ValueError):
                 conditions.append(getattr(Lead, field) == normalise(text))
+        if len(conditions) == 1:
+            conditions.append(Lead.name.ilike(_contains(text), escape="\\"))
         query = query.where(or_(*conditions))
-    return paginate(session, query.order_by(Lead.id.desc()), page, per_page)
+    keyset = Lead.id < after if after is not None else None
+    return paginate(
+        session, query.order_by(Lead.id.desc()), page, per_page, id_column=Lead.id, keyset=keyset,
+        estimate_key=("lead-search", region, text),
+    )
 
 
 def _contains(text: str) -> str:

@@ -20,7 +20,7 @@ from . import bp
 from .access import staff_required
 from .forms import AvailabilityForm, CloseForm, ContactFilterForm, IntakeForm
 from .formutil import apply_errors
-from .queue import PER_PAGE, available_operators, page_arg, safe_next
+from .queue import PER_PAGE, after_arg, available_operators, page_arg, safe_next
 
 
 @bp.route("/contacts/new", methods=["GET", "POST"])
@@ -61,7 +61,7 @@ def contacts():
         source_id=int(form.source_id.data) if form.source_id.data else None,
         operator_id=int(form.operator_id.data) if form.operator_id.data else None,
     )
-    page = service.list_contacts(db.session, filters, page_arg(), PER_PAGE)
+    page = service.list_contacts(db.session, filters, page_arg(), PER_PAGE, after_arg())
     args = {name: value for name, value in form.data.items() if value}
     return render_template(
         "contacts/list.html", form=form, page=page, args=args

@@ -10,7 +10,7 @@ from ..services.errors import NotFound, ValidationError
 from ..services.leads import MAX_QUERY, lead_with_history, possible_duplicates, search_leads
 from . import bp
 from .access import staff_required
-from .queue import PER_PAGE, page_arg
+from .queue import PER_PAGE, after_arg, page_arg
 
 
 @bp.get("/leads")
@@ -18,7 +18,9 @@ from .queue import PER_PAGE, page_arg
 def leads():
     q = request.args.get("q", "")
     try:
-        page = search_leads(db.session, q, current_app.config["CRM_PHONE_REGION"], page_arg(), PER_PAGE)
+        page = search_leads(
+            db.session, q, current_app.config["CRM_PHONE_REGION"], page_arg(), PER_PAGE, after_arg()
+        )
     except ValidationError:
         error = _("Search for at most %(num)d characters.", num=MAX_QUERY)
         return render_template("leads/list.html", q=q, page=None, errors=[error]), 422

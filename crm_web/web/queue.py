@@ -13,6 +13,7 @@ from ..services import contacts as service
 from ..services.contacts import ContactFilters
 from ..services.errors import Conflict, Forbidden, NotFound, ValidationError
 from ..services.operators import all_operators, get_operator
+from ..services.validation import MAX_ID
 from . import bp
 from .access import staff_required
 from .forms import AssignForm
@@ -24,6 +25,12 @@ MAX_PAGE = 100_000
 def page_arg() -> int:
     """`?page=` as a sane positive number (anything else is page 1)."""
     return min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+
+
+def after_arg() -> int | None:
+    """`?after=<id>`: a keyset page (deep pages of big lists); anything else is ignored."""
+    value = request.args.get("after", type=int)
+    return value if value is not None and 1 <= value <= MAX_ID else None
 
 
 def safe_next(target: str | None) -> str | None:
