@@ -28,14 +28,19 @@ _NO_SYNC = {"synchronize_session": False}
 # intake pays neither statement construction nor the ORM's result handling.
 _ops = Operator.__table__
 _rules = Distribution.__table__
+# The one definition of "may take another contact now" (eligibility and the
+# atomic claim both use it).
+HAS_CAPACITY = and_(
+    _ops.c.is_active.is_(true()),
+    _ops.c.deleted_at.is_(None),
+    _ops.c.active_load < _ops.c.max_load,
+)
 _CANDIDATES = (
     select(_ops.c.id, _rules.c.weight, _ops.c.active_load, _ops.c.max_load)
     .join(_rules, _rules.c.operator_id == _ops.c.id)
     .where(
         _rules.c.source_id == bindparam("source_id"),
-        _ops.c.is_active.is_(true()),
-        _ops.c.deleted_at.is_(None),
-        _ops.c.active_load < _ops.c.max_load,
+        HAS_CAPACITY,
     )
     .order_by(_ops.c.id)
 )
@@ -56,12 +61,7 @@ _SOURCE_AND_CANDIDATES = (
     .select_from(
         _sources.outerjoin(_rules, _rules.c.source_id == _sources.c.id).outerjoin(
             _ops,
-            and_(
-                _ops.c.id == _rules.c.operator_id,
-                _ops.c.is_active.is_(true()),
-                _ops.c.deleted_at.is_(None),
-                _ops.c.active_load < _ops.c.max_load,
-            ),
+            and_(_ops.c.id == _rules.c.operator_id, HAS_CAPACITY),
         )
     )
     .where(_sources.c.key == bindparam("key"), _sources.c.is_active.is_(true()))
@@ -71,9 +71,7 @@ _CLAIM = (
     update(_ops)
     .where(
         _ops.c.id == bindparam("chosen_id"),
-        _ops.c.is_active.is_(true()),
-        _ops.c.deleted_at.is_(None),
-        _ops.c.active_load < _ops.c.max_load,
+        HAS_CAPACITY,
     )
     .values(active_load=_ops.c.active_load + 1)
     .returning(_ops.c.id, _ops.c.name)

@@ -16,7 +16,7 @@ from .. import serializers
 from ..domain.choice import choose_operator
 from ..domain.identifiers import ContactInput
 from ..models import Contact, IdempotencyKey, Operator, Source, UTCDateTime, utcnow
-from .assignment import Claimed, IntakeSource, choose_and_claim, source_for_intake
+from .assignment import HAS_CAPACITY, Claimed, IntakeSource, choose_and_claim, source_for_intake
 from .errors import NotFound, ServiceError
 from .leads import resolve_lead
 from .sources import KEY_RE
@@ -230,9 +230,7 @@ _claimed = (
     update(_operators)
     .where(
         _operators.c.id == bindparam("chosen_id"),
-        _operators.c.is_active.is_(true()),
-        _operators.c.deleted_at.is_(None),
-        _operators.c.active_load < _operators.c.max_load,
+        HAS_CAPACITY,
     )
     .values(active_load=_operators.c.active_load + 1)
     .returning(_operators.c.id)
