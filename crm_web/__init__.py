@@ -13,6 +13,7 @@ from .config import load_settings
 from .database import configure_engine, engine_options
 from .extensions import csrf, db, limiter, login_manager
 from .json_errors import register_json_errors
+from .request_context import configure_request_context
 from .security import configure_security_headers
 from .services.users import use_password_profile
 from .services.validation import is_id
@@ -46,6 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     use_password_profile(app.config["CRM_PASSWORD_PROFILE"])
     configure_extensions(app)
+    configure_request_context(app)
     register_blueprints(app)
     register_json_errors(app)
     configure_security_headers(app)

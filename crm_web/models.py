@@ -95,6 +95,11 @@ class Source(db.Model):
     # Shown to supervisors to paste into form builders, so kept retrievable.
     webhook_token: Mapped[str] = mapped_column(String(128))
     is_active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+    # Site forms posting straight from browsers: origins allowed by CORS (one
+    # per line; none by default) and where a plain HTML form post is sent
+    # after success (303).
+    allowed_origins: Mapped[str | None] = mapped_column(Text)
+    thank_you_url: Mapped[str | None] = mapped_column(String(2048))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     rules: Mapped[list[Distribution]] = relationship(
@@ -193,6 +198,9 @@ class Contact(db.Model):
     message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the assigned operator first opened it (cleared on reassignment);
+    # CRM_RETURN_AFTER_MINUTES returns contacts never opened in time.
+    first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     lead: Mapped[Lead] = relationship(back_populates="contacts")
@@ -224,6 +232,8 @@ class User(UserMixin, db.Model):
         ForeignKey("operators.id", ondelete="SET NULL"), index=True
     )
     is_enabled: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+    # UI language chosen by the user ("en", "ru"); None: the browser's.
+    locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     operator: Mapped[Operator | None] = relationship()
@@ -264,3 +274,32 @@ class IdempotencyKey(db.Model):
     key: Mapped[str] = mapped_column(String(255))
     response_body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(db.Model):
+    """One recorded decision or change, written in the transaction that made it.
+
+    `details` is JSON: before/after values of a change, or for an
+    assignment the candidates with their loads and weights and the draw.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_subject", "subject_type", "subject_id", "id"),
+        Index("ix_audit_events_action", "action", "id"),
+        Index("ix_audit_events_actor", "actor_user_id", "id"),
+        Index("ix_audit_events_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # No foreign key: the trail outlives deleted users.
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    # Who, readable: a user's email, "webhook <source key>", "api <email>", "system".
+    actor_label: Mapped[str] = mapped_column(String(400))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[str | None] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64))

@@ -9,6 +9,7 @@ from flask import current_app, g, request
 
 from ..extensions import db
 from ..models import User
+from ..request_context import set_request_actor
 from ..services.errors import Forbidden, ValidationError
 from ..services.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page
 from ..services.users import user_for_token
@@ -35,6 +36,7 @@ def authenticate() -> None:
     if user is None:
         raise ApiError(401, "The API token is not valid, has expired or was revoked.")
     g.api_user = user
+    set_request_actor(f"api {user.email}", user.id)
 
 
 def current_user() -> User:

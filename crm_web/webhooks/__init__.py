@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request
 from ..domain.identifiers import ContactInput, parse_contact_input
 from ..extensions import db, limiter
 from ..json_errors import error_response
+from ..request_context import set_request_actor
 from ..services.errors import NotFound, ValidationError
 from ..services.intake import WrongToken, webhook_intake
 
@@ -38,6 +39,7 @@ limiter.limit(_rate_limit, exempt_when=_rate_limit_off)(bp)
 
 @bp.post("/webhooks/<source_key>")
 def receive(source_key: str):
+    set_request_actor(f"webhook {source_key[:64]}")
     token = request.headers.get("X-Webhook-Token") or request.args.get("token") or ""
     # The request is read and checked before the database is touched, so
     # the source, the token and the contact take one transaction; its own

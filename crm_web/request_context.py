@@ -1,0 +1,51 @@
+"""Per-request identity: a request id and the audit actor.
+
+The request id comes from a sane incoming `X-Request-ID` (a proxy's) or is
+made here; it is echoed in the response header, written with the audit
+rows, and shown in error pages and JSON errors so a submission can be
+traced. The actor starts anonymous; the pages, the API and the webhook
+refine it once they know who is calling.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Flask, g, request
+
+from .services.audit import SYSTEM, Actor, set_actor
+
+_INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+def request_id() -> str | None:
+    return g.get("request_id")
+
+
+def client_ip() -> str | None:
+    return request.remote_addr
+
+
+def set_request_actor(label: str, user_id: int | None = None) -> None:
+    set_actor(Actor(label, user_id, client_ip(), request_id()))
+
+
+def configure_request_context(app: Flask) -> None:
+    @app.before_request
+    def start_request():
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
+        set_request_actor("anonymous")
+
+    @app.after_request
+    def tag_response(response):
+        rid = g.get("request_id")
+        if rid:
+            response.headers["X-Request-ID"] = rid
+        return response
+
+    @app.teardown_request
+    def end_request(_exc):
+        # Sync workers reuse the thread (and its context) for the next request.
+        set_actor(SYSTEM)

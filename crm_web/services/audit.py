@@ -1,0 +1,110 @@
+"""The audit trail: who decided or changed what, when, before and after.
+
+Services call `record()` inside the write transaction of the change, so a
+change and its audit row commit or roll back together. Who is acting comes
+from a context variable that the entry points set per request (the pages,
+the API, the webhook, the CLI); services keep their signatures and stay
+free of Flask. Outside any request the actor is "system".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from ..models import AuditEvent, utcnow
+
+
+@dataclass(frozen=True)
+class Actor:
+    label: str  # an email, "webhook <key>", "api <email>", "cli", "system"
+    user_id: int | None = None
+    ip: str | None = None
+    request_id: str | None = None
+
+
+SYSTEM = Actor("system")
+_actor: ContextVar[Actor] = ContextVar("crm_audit_actor", default=SYSTEM)
+
+
+def current_actor() -> Actor:
+    return _actor.get()
+
+
+def set_actor(actor: Actor) -> None:
+    """Set for the rest of the current request (entry points call this)."""
+    _actor.set(actor)
+
+
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[Actor]:
+    """Set the actor for a block (CLI commands, background work, tests)."""
+    token = _actor.set(actor)
+    try:
+        yield actor
+    finally:
+        _actor.reset(token)
+
+
+def _default(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def to_json(details: dict | None) -> str | None:
+    return None if details is None else json.dumps(details, default=_default, ensure_ascii=False)
+
+
+_INSERT = insert(AuditEvent.__table__)
+
+
+def record(
+    session: Session,
+    action: str,
+    subject_type: str,
+    subject_id: int | None,
+    details: dict | None = None,
+    actor: Actor | None = None,
+) -> None:
+    """Write one audit row in the session's current transaction.
+
+    Actions are dotted names: "contact.assigned" (details: mode
+    auto/manual/drain, candidates with weight/load/max_load, the draw),
+    "contact.closed", "contact.returned", "operator.created/updated/deleted",
+    "source.created/updated/deleted/token_rotated", "weights.updated",
+    "user.created/updated/deleted", "api_token.issued/revoked",
+    "signin.failed", "lead.merged".
+    """
+    actor = actor or _actor.get()
+    session.execute(
+        _INSERT,
+        {
+            "created_at": utcnow(),
+            "actor_user_id": actor.user_id,
+            "actor_label": actor.label[:400],
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "details": to_json(details),
+            "ip": actor.ip[:64] if actor.ip else None,
+            "request_id": actor.request_id[:64] if actor.request_id else None,
+        },
+        execution_options={"synchronize_session": False},
+    )
+
+
+def changes(before: dict, after: dict) -> dict:
+    """{"before": {...}, "after": {...}} with only the fields that changed."""
+    changed = [k for k in after if before.get(k) != after.get(k)]
+    return {"before": {k: before.get(k) for k in changed}, "after": {k: after[k] for k in changed}}
