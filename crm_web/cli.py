@@ -70,3 +70,38 @@ def demo_command(seed: int, password: str | None, if_empty: bool):
     click.echo("Demo data loaded.")
     click.echo("Sign in as admin@example.com")
     click.echo(f"Password: {password}")
+
+
+@crm_cli.command("drain-queue")
+@click.option("--limit", type=click.IntRange(min=1), help="Assign at most this many contacts.")
+def drain_queue_command(limit: int | None):
+    """Hand queued contacts, oldest first, to operators with free capacity."""
+    from flask import current_app
+
+    from .services.audit import Actor, acting_as
+    from .services.drain import drain_queue
+    from .services.stats import queue_size
+
+    with acting_as(Actor("cli drain-queue")):
+        result = drain_queue(db.session, current_app.extensions["crm_rng"], limit=limit)
+    who = ", ".join(f"{name} {n}" for name, n in sorted(result.by_operator.items()))
+    click.echo(f"Assigned {result.assigned} contact(s){f' ({who})' if who else ''}; "
+               f"{queue_size(db.session)} still queued.")
+
+
+@crm_cli.command("return-unopened")
+@click.option("--minutes", type=click.IntRange(min=1), help="Default: CRM_RETURN_AFTER_MINUTES.")
+def return_unopened_command(minutes: int | None):
+    """Put contacts their operator has not opened in time back in the queue (for cron)."""
+    from flask import current_app
+
+    from .autodrain import sweep_unopened
+    from .services.audit import Actor, acting_as
+
+    if minutes:
+        current_app.config["CRM_RETURN_AFTER_MINUTES"] = minutes
+    if not current_app.config["CRM_RETURN_AFTER_MINUTES"]:
+        raise click.ClickException("Set CRM_RETURN_AFTER_MINUTES or pass --minutes.")
+    with acting_as(Actor("cli return-unopened")):
+        count = sweep_unopened(force=True)
+    click.echo(f"Returned {count} unopened contact(s) to the queue.")

@@ -27,6 +27,7 @@ from crm_web.extensions import db  # noqa: E402
 PG_ADMIN_URL = os.environ.get("CRM_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 ENGINES = ("sqlite", "postgresql")
 TABLES = (
+    "audit_events",
     "api_tokens",
     "webhook_idempotency_keys",
     "users",

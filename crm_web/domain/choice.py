@@ -27,18 +27,34 @@ def _cents(weight: Decimal) -> int:
     return int((weight * 100).to_integral_value())
 
 
-def choose_operator(candidates: Sequence[Candidate], rng: random.Random) -> int | None:
-    """Pick an eligible operator with probability weight / sum of eligible weights."""
+@dataclass(frozen=True)
+class Draw:
+    """One weighted draw: `value` in [0, total) cents picked `operator_id`."""
+
+    operator_id: int
+    value: int
+    total: int
+
+
+def draw_operator(candidates: Sequence[Candidate], rng: random.Random) -> Draw | None:
+    """The draw among eligible operators: each wins with weight / sum of eligible weights."""
     eligible = [c for c in candidates if c.eligible]
     if not eligible:
         return None
     total = sum(_cents(c.weight) for c in eligible)
-    draw = rng.randrange(total)
+    value = rng.randrange(total)
+    rest = value
     for candidate in eligible:
-        draw -= _cents(candidate.weight)
-        if draw < 0:
-            return candidate.operator_id
+        rest -= _cents(candidate.weight)
+        if rest < 0:
+            return Draw(candidate.operator_id, value, total)
     raise AssertionError("unreachable: draw exceeds the total weight")
+
+
+def choose_operator(candidates: Sequence[Candidate], rng: random.Random) -> int | None:
+    """Pick an eligible operator with probability weight / sum of eligible weights."""
+    draw = draw_operator(candidates, rng)
+    return draw.operator_id if draw else None
 
 
 def shares(weights: dict[int, Decimal]) -> dict[int, float]:

@@ -14,12 +14,12 @@ the contact rows.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, select, true, update
 from sqlalchemy.orm import Session
 
-from ..domain.choice import Candidate, choose_operator
+from ..domain.choice import Candidate, Draw, draw_operator
 from ..models import Distribution, Operator, Source
 
 _NO_SYNC = {"synchronize_session": False}
@@ -36,7 +36,7 @@ HAS_CAPACITY = and_(
     _ops.c.active_load < _ops.c.max_load,
 )
 _CANDIDATES = (
-    select(_ops.c.id, _rules.c.weight, _ops.c.active_load, _ops.c.max_load)
+    select(_ops.c.id, _ops.c.name, _rules.c.weight, _ops.c.active_load, _ops.c.max_load)
     .join(_rules, _rules.c.operator_id == _ops.c.id)
     .where(
         _rules.c.source_id == bindparam("source_id"),
@@ -84,10 +84,55 @@ class Claimed:
     name: str
 
 
-def eligible_candidates(session: Session, source_id: int) -> list[Candidate]:
-    """Operators with a rule for the source, active and below max_load."""
+def eligible_candidates(session: Session, source_id: int) -> tuple[list[Candidate], dict[int, str]]:
+    """Operators with a rule for the source, active and below max_load, and their names."""
     rows = session.connection().execute(_CANDIDATES, {"source_id": source_id}).all()
-    return [Candidate(r.id, r.weight, True, r.active_load, r.max_load) for r in rows]
+    return (
+        [Candidate(r.id, r.weight, True, r.active_load, r.max_load) for r in rows],
+        {r.id: r.name for r in rows},
+    )
+
+
+@dataclass
+class Decision:
+    """What an automatic assignment saw and did: the audit trail's "why".
+
+    `candidates` are the eligible operators as read (weights, loads), one
+    draw per try (a drawn operator that filled up meanwhile is refused and
+    the draw repeated among the rest), and the operator finally claimed.
+    """
+
+    candidates: list[Candidate]
+    names: dict[int, str]
+    draws: list[Draw] = field(default_factory=list)
+    claimed: Claimed | None = None
+
+    def audit(self, mode: str) -> tuple[str, dict]:
+        """The audit action and details ("contact.assigned" or "contact.queued")."""
+        seen = [
+            {
+                "operator_id": c.operator_id,
+                "name": self.names.get(c.operator_id),
+                "weight": c.weight,
+                "load": c.load,
+                "max_load": c.max_load,
+            }
+            for c in self.candidates
+        ]
+        refused = [d.operator_id for d in self.draws if self.claimed is None or d is not self.draws[-1]]
+        if self.claimed is None:
+            return "contact.queued", {
+                "mode": mode, "reason": "no_operator_free", "candidates": seen, "refused": refused,
+            }
+        last = self.draws[-1]
+        return "contact.assigned", {
+            "mode": mode,
+            "operator_id": self.claimed.id,
+            "operator_name": self.claimed.name,
+            "candidates": seen,
+            "draw": {"value": last.value, "total": last.total},
+            "refused": refused,
+        }
 
 
 @dataclass(frozen=True)
@@ -135,23 +180,30 @@ def lock_operator(session: Session, operator_id: int) -> None:
 
 
 def choose_and_claim(
-    session: Session, source_id: int, rng: random.Random, candidates: list[Candidate] | None = None
-) -> Claimed | None:
+    session: Session,
+    source_id: int,
+    rng: random.Random,
+    candidates: list[Candidate] | None = None,
+    names: dict[int, str] | None = None,
+) -> Decision:
     """Weighted random choice among eligible operators, capacity claimed.
 
-    `candidates` may have been read earlier in the same transaction (the
-    webhook reads them with the source). If the drawn operator filled up
-    since the candidates were read, draw again among the rest; None when
-    nobody is left.
+    `candidates` (and their `names`) may have been read earlier in the same
+    transaction (the webhook reads them with the source). If the drawn
+    operator filled up since the candidates were read, draw again among the
+    rest; `decision.claimed` is None when nobody is left.
     """
     if candidates is None:
-        candidates = eligible_candidates(session, source_id)
+        candidates, names = eligible_candidates(session, source_id)
+    decision = Decision(list(candidates), dict(names or {}))
     while candidates:
-        operator_id = choose_operator(candidates, rng)
-        if operator_id is None:
-            return None
-        claimed = claim_capacity(session, operator_id)
+        draw = draw_operator(candidates, rng)
+        if draw is None:
+            break
+        decision.draws.append(draw)
+        claimed = claim_capacity(session, draw.operator_id)
         if claimed is not None:
-            return claimed
-        candidates = [c for c in candidates if c.operator_id != operator_id]
-    return None
+            decision.claimed = claimed
+            break
+        candidates = [c for c in candidates if c.operator_id != draw.operator_id]
+    return decision

@@ -8,15 +8,16 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text, bindparam, insert, select, true, update
+from sqlalchemy import Integer, String, Text, bindparam, insert, literal, null, select, true, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .. import serializers
-from ..domain.choice import choose_operator
+from ..domain.choice import draw_operator
 from ..domain.identifiers import ContactInput
-from ..models import Contact, IdempotencyKey, Operator, Source, UTCDateTime, utcnow
-from .assignment import HAS_CAPACITY, Claimed, IntakeSource, choose_and_claim, source_for_intake
+from ..models import AuditEvent, Contact, IdempotencyKey, Operator, Source, UTCDateTime, utcnow
+from . import audit
+from .assignment import HAS_CAPACITY, Claimed, Decision, IntakeSource, choose_and_claim, source_for_intake
 from .errors import NotFound, ServiceError
 from .leads import resolve_lead
 from .sources import KEY_RE
@@ -145,8 +146,13 @@ def _register(
     if source is not None and conn.dialect.name == "postgresql":
         contact_id, claimed = _claim_and_insert(conn, source, rng, values)
     else:
-        claimed = choose_and_claim(session, source_id, rng, source.candidates if source else None)
+        decision = choose_and_claim(
+            session, source_id, rng, *((source.candidates, source.names) if source else ())
+        )
+        claimed = decision.claimed
         contact_id = _insert_contact(conn, values, claimed)
+        action, details = decision.audit("auto")
+        audit.record(session, action, "contact", contact_id, details)
     contact = NewContact(
         id=contact_id,
         operator_id=claimed.id if claimed else None,
@@ -183,27 +189,59 @@ def _insert_contact(conn, values: dict, claimed: Claimed | None) -> int:
 def _claim_and_insert(
     conn, source: IntakeSource, rng: random.Random, values: dict
 ) -> tuple[int, Claimed | None]:
-    """PostgreSQL: the capacity claim and the contact in one statement.
+    """PostgreSQL: the capacity claim, the contact and its audit row in one statement.
 
-    The same draw as choose_and_claim, but each try is
-    `WITH claimed AS (UPDATE operators ... RETURNING id) INSERT INTO contacts
-    ... SELECT ... FROM claimed`: the contact is inserted only if the claim
-    succeeded (operator row locked first, then the contact, as everywhere).
-    If the drawn operator filled up meanwhile nothing is inserted and the
-    draw is repeated among the rest; nobody left: an unassigned contact.
+    The same draw as choose_and_claim, but each try is `WITH claimed AS
+    (UPDATE operators ... RETURNING id), contact AS (INSERT INTO contacts
+    ... SELECT ... FROM claimed RETURNING id) INSERT INTO audit_events ...
+    SELECT ... FROM contact`: the contact and its audit row are inserted
+    only if the claim succeeded (operator row locked first, then the
+    contact, as everywhere). If the drawn operator filled up meanwhile
+    nothing is inserted and the draw is repeated among the rest; nobody
+    left: an unassigned contact (and its "queued" audit row), again one
+    statement.
     """
+    decision = Decision(list(source.candidates), source.names)
     candidates = list(source.candidates)
+    params = {f"new_{k}": v for k, v in values.items()}
+    params.update(_audit_params(values["created_at"]))
     while candidates:
-        operator_id = choose_operator(candidates, rng)
-        if operator_id is None:
+        draw = draw_operator(candidates, rng)
+        if draw is None:
             break
+        decision.draws.append(draw)
+        # Written as if the claim succeeds; discarded with the row otherwise.
+        decision.claimed = Claimed(draw.operator_id, source.names[draw.operator_id])
+        action, details = decision.audit("auto")
         row = conn.execute(
-            _CLAIM_AND_INSERT, {"chosen_id": operator_id, **{f"new_{k}": v for k, v in values.items()}}
+            _CLAIM_INSERT_AUDIT,
+            {
+                **params,
+                "chosen_id": draw.operator_id,
+                "a_action": action,
+                "a_details": audit.to_json(details),
+            },
         ).first()
         if row is not None:
-            return row.id, Claimed(operator_id, source.names[operator_id])
-        candidates = [c for c in candidates if c.operator_id != operator_id]
-    return _insert_contact(conn, values, None), None
+            return row.subject_id, decision.claimed
+        decision.claimed = None
+        candidates = [c for c in candidates if c.operator_id != draw.operator_id]
+    action, details = decision.audit("auto")
+    row = conn.execute(
+        _INSERT_QUEUED_AUDIT, {**params, "a_action": action, "a_details": audit.to_json(details)}
+    ).first()
+    return row.subject_id, None
+
+
+def _audit_params(now: datetime) -> dict:
+    actor = audit.current_actor()
+    return {
+        "a_created_at": now,
+        "a_user_id": actor.user_id,
+        "a_label": actor.label[:400],
+        "a_ip": actor.ip[:64] if actor.ip else None,
+        "a_request_id": actor.request_id[:64] if actor.request_id else None,
+    }
 
 
 def _claim_idempotency_key(session: Session, source_id: int, key: str) -> dict | None:
@@ -226,32 +264,71 @@ def _claim_idempotency_key(session: Session, source_id: int, key: str) -> dict |
 _contacts = Contact.__table__
 _operators = Operator.__table__
 _INSERT_CONTACT = insert(_contacts).returning(_contacts.c.id)
+_audit = AuditEvent.__table__
+_NEW_CONTACT_COLUMNS = [
+    "lead_id", "source_id", "operator_id", "is_active", "name", "message", "created_at", "assigned_at",
+]
+
+
+def _new_contact_values(operator_id, assigned_at):
+    # Parameter names must not be column names of a table the statement
+    # updates: SQLAlchemy would add them to the UPDATE's SET clause.
+    return (
+        bindparam("new_lead_id", type_=Integer),
+        bindparam("new_source_id", type_=Integer),
+        operator_id,
+        true(),
+        bindparam("new_name", type_=String),
+        bindparam("new_message", type_=Text),
+        bindparam("new_created_at", type_=UTCDateTime),
+        assigned_at,
+    )
+
+
+def _audited(contact_cte):
+    """INSERT INTO audit_events ... SELECT ... FROM <contact cte> RETURNING subject_id."""
+    return (
+        insert(_audit)
+        .from_select(
+            [
+                "created_at", "actor_user_id", "actor_label", "action", "subject_type", "subject_id",
+                "details", "ip", "request_id",
+            ],
+            select(
+                bindparam("a_created_at", type_=UTCDateTime),
+                bindparam("a_user_id", type_=Integer),
+                bindparam("a_label", type_=String),
+                bindparam("a_action", type_=String),
+                literal("contact", String),
+                contact_cte.c.id,
+                bindparam("a_details", type_=Text),
+                bindparam("a_ip", type_=String),
+                bindparam("a_request_id", type_=String),
+            ).select_from(contact_cte),
+        )
+        .returning(_audit.c.subject_id)
+    )
+
+
 _claimed = (
     update(_operators)
-    .where(
-        _operators.c.id == bindparam("chosen_id"),
-        HAS_CAPACITY,
-    )
+    .where(_operators.c.id == bindparam("chosen_id"), HAS_CAPACITY)
     .values(active_load=_operators.c.active_load + 1)
     .returning(_operators.c.id)
     .cte("claimed")
 )
-_CLAIM_AND_INSERT = (
+_CLAIM_INSERT_AUDIT = _audited(
     insert(_contacts)
     .from_select(
-        ["lead_id", "source_id", "operator_id", "is_active", "name", "message", "created_at", "assigned_at"],
-        # Parameter names must not be column names of operators: SQLAlchemy
-        # would add them to the UPDATE's SET clause.
-        select(
-            bindparam("new_lead_id", type_=Integer),
-            bindparam("new_source_id", type_=Integer),
-            _claimed.c.id,
-            true(),
-            bindparam("new_name", type_=String),
-            bindparam("new_message", type_=Text),
-            bindparam("new_created_at", type_=UTCDateTime),
-            bindparam("new_created_at", type_=UTCDateTime),
-        ),
+        _NEW_CONTACT_COLUMNS,
+        select(*_new_contact_values(_claimed.c.id, bindparam("new_created_at", type_=UTCDateTime))),
     )
     .returning(_contacts.c.id)
+    .cte("new_contact")
+)
+_INSERT_QUEUED_AUDIT = _audited(
+    insert(_contacts)
+    .from_select(_NEW_CONTACT_COLUMNS, select(*_new_contact_values(null(), null())))
+    .returning(_contacts.c.id)
+    .cte("new_contact")
 )

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from ..extensions import db
 from ..services import contacts as service
 from ..services.contacts import ContactFilters
+from ..services.drain import drain_queue
 from ..services.errors import Conflict, Forbidden, NotFound, ValidationError
 from ..services.operators import all_operators, get_operator
+from ..services.stats import queue_size
 from ..services.validation import MAX_ID
 from . import bp
-from .access import staff_required
-from .forms import AssignForm
+from .access import staff_required, supervisor_required
+from .forms import AssignForm, EmptyForm
 
 PER_PAGE = 50
 MAX_PAGE = 100_000
@@ -92,6 +95,24 @@ def assign_contact(contact_id: int):
     return redirect(back, code=303)
 
 
+@bp.post("/queue/drain")
+@supervisor_required
+def drain():
+    """Distribute the queue: oldest first, by the sources' weights, up to free capacity."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    result = drain_queue(db.session, current_app.extensions["crm_rng"])
+    left = queue_size(db.session)
+    if result.assigned:
+        flash(ngettext("%(num)d contact distributed; %(left)d still in the queue.",
+                       "%(num)d contacts distributed; %(left)d still in the queue.",
+                       result.assigned, left=left), "success")
+    else:
+        flash(_("Nobody with free capacity for the queued contacts; %(left)d still in the queue.",
+                left=left), "error")
+    return redirect(url_for("web.queue"), code=303)
+
+
 def _assign_error(exc: Exception, contact_id: int, operator_id: int) -> str:
     """A race lost or a stale choice, said plainly (the service changed nothing)."""
     code = getattr(exc, "code", None)
@@ -126,6 +147,7 @@ def _queue_context(page_number: int) -> dict:
         "page": page,
         "operators": available_operators() if current_user.is_supervisor else [],
         "me": me,
+        "drain_form": EmptyForm() if current_user.is_supervisor else None,
     }
 
 
