@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
@@ -34,6 +35,16 @@ def after_arg() -> int | None:
     """`?after=<id>`: a keyset page (deep pages of big lists); anything else is ignored."""
     value = request.args.get("after", type=int)
     return value if value is not None and 1 <= value <= MAX_ID else None
+
+
+def keyset_page(fetch):
+    """`fetch(page, after)` for a list page: with `?after=` (the pager's Next
+    link) the page starts right after that item, an index range scan however
+    deep; `page` then only numbers it. Without it, `page` is an offset."""
+    after, number = after_arg(), page_arg()
+    if after is None:
+        return fetch(number, None)
+    return dataclasses.replace(fetch(1, after), page=number)
 
 
 def safe_next(target: str | None) -> str | None:
