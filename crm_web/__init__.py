@@ -9,10 +9,12 @@ from pathlib import Path
 from dotenv import load_dotenv
 from flask import Flask, abort
 
+from .autodrain import configure_auto_drain
 from .config import load_settings
 from .database import configure_engine, engine_options
 from .extensions import csrf, db, limiter, login_manager
 from .json_errors import register_json_errors
+from .logs import configure_logging
 from .request_context import configure_request_context
 from .security import configure_security_headers
 from .services.users import use_password_profile
@@ -46,8 +48,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions.setdefault("crm_rng", random.SystemRandom())
 
     use_password_profile(app.config["CRM_PASSWORD_PROFILE"])
+    configure_logging(app)  # first: its request clock runs before every other hook
     configure_extensions(app)
     configure_request_context(app)
+    configure_auto_drain(app)
     register_blueprints(app)
     register_json_errors(app)
     configure_security_headers(app)

@@ -37,23 +37,53 @@ def _normalise_database_url(url: str) -> str:
     return url
 
 
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or not value.strip():
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _minutes(value: str) -> int | None:
+    """A positive number of minutes, or None (off) for empty, 0 or "off"."""
+    value = value.strip().lower()
+    if value in ("", "0", "off", "no", "false"):
+        return None
+    minutes = int(value)
+    if minutes < 0:
+        raise ValueError("CRM_RETURN_AFTER_MINUTES must be a positive number of minutes")
+    return minutes
+
+
 def load_settings(instance_path: Path) -> dict:
     """Return the Flask config mapping built from the environment."""
     env = os.environ
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'crm.sqlite3'}"
     rate_limit = env.get("CRM_WEBHOOK_RATE_LIMIT", DEFAULT_RATE_LIMIT).strip()
+    public_url = env.get("CRM_PUBLIC_URL", "").rstrip("/")
+    secure_cookies = _flag(env.get("CRM_SECURE_COOKIES"), default=public_url.startswith("https://"))
     return {
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": _normalise_database_url(database_url),
         "CRM_PHONE_REGION": (env.get("CRM_PHONE_REGION") or "RU").upper(),
         "CRM_WEBHOOK_RATE_LIMIT": rate_limit,
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
-        "CRM_PUBLIC_URL": env.get("CRM_PUBLIC_URL", "").rstrip("/"),
+        "CRM_PUBLIC_URL": public_url,
         "CRM_DB_POOL_SIZE": int(env.get("CRM_DB_POOL_SIZE", "5")),
         "CRM_PASSWORD_PROFILE": env.get("CRM_PASSWORD_PROFILE", "default"),
+        "CRM_AUTO_DRAIN": _flag(env.get("CRM_AUTO_DRAIN"), default=False),
+        "CRM_RETURN_AFTER_MINUTES": _minutes(env.get("CRM_RETURN_AFTER_MINUTES", "")),
+        # Sign-in throttling: failures per account and per client address in a window.
+        "CRM_LOGIN_MAX_FAILURES_ACCOUNT": int(env.get("CRM_LOGIN_MAX_FAILURES_ACCOUNT", "5")),
+        "CRM_LOGIN_MAX_FAILURES_ADDRESS": int(env.get("CRM_LOGIN_MAX_FAILURES_ADDRESS", "20")),
+        "CRM_LOGIN_THROTTLE_MINUTES": int(env.get("CRM_LOGIN_THROTTLE_MINUTES", "15")),
+        # Behind N reverse proxies: trust N hops of X-Forwarded-For and -Proto (web/proxy.py).
+        "CRM_TRUSTED_PROXIES": int(env.get("CRM_TRUSTED_PROXIES", "0")),
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # Cookies only over HTTPS when the public URL is https:// (or CRM_SECURE_COOKIES=1).
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_SECURE": secure_cookies,
     }

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 import secrets
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from .domain.identifiers import parse_contact_input
-from .models import Source, User
+from .models import Contact, Source, User
 from .services import operators, sources
 from .services.contacts import close_contact
 from .services.intake import register_contact
@@ -56,6 +57,25 @@ def load_demo(session: Session, seed: int = 7, password: str | None = None) -> s
         if i % 3 == 0:
             fields["email"] = f"client{client}@example.org"
         result = register_contact(session, source, parse_contact_input(fields, "RU"), rng)
+        # Spread over the last six days, so that the fairness report has a history.
+        _backdate(session, result.contact, timedelta(days=(23 - i) // 4, hours=2 * (i % 4)))
         if i % 5 == 4 and result.contact is not None and result.contact.operator_id:
             close_contact(session, result.contact.id, admin)
+    # Olga (client 1, by phone) writes once by email only, then names both: a possible duplicate pair.
+    for fields in (
+        {"name": "Olga S.", "email": "olga.s@example.org", "message": "Please email me the price list."},
+        {"name": "Olga", "phone": "+7 999 101-37-53", "email": "olga.s@example.org", "message": "Any news?"},
+    ):
+        register_contact(session, made[0], parse_contact_input(fields, "RU"), rng)
     return password
+
+
+def _backdate(session: Session, contact, by: timedelta) -> None:
+    """Move an intake back in time; an automatic assignment keeps assigned_at == created_at."""
+    created_at = contact.created_at - by
+    session.execute(
+        update(Contact)
+        .where(Contact.id == contact.id)
+        .values(created_at=created_at, assigned_at=created_at if contact.assigned_at else None)
+    )
+    session.commit()

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, request
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .logs import current_request_id
 from .services.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationError
 from .web.errors import error_page
 
 JSON_PREFIXES = ("/api/", "/webhooks/")
 JSON_PATHS = ("/api", "/webhooks")
+RETRY_AFTER = "5"  # seconds, on a 503 while the database is unreachable
 
 HTTP_CODES = {
     400: "bad_request",
@@ -33,6 +36,8 @@ def error_response(status: int, message: str, code: str | None = None, fields: d
     error: dict = {"code": code or HTTP_CODES.get(status, "error"), "message": message}
     if fields is not None:
         error["fields"] = fields
+    # The id a support request can quote; also in the X-Request-ID header and the logs.
+    error["request_id"] = current_request_id()
     response = jsonify(error=error)
     response.status_code = status
     return response
@@ -67,17 +72,25 @@ def register_json_errors(app: Flask) -> None:
         response = service_error_response(exc)
         return response if wants_json() else error_page(response.status_code)
 
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(InterfaceError)
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
     def database_unavailable(exc):
-        # Lost connection or a locked database: the caller should retry.
+        # Lost connection, a database that is down or restarting, a locked
+        # SQLite file, no free pooled connection: the caller should retry.
+        # SQLAlchemy has already discarded the pool's connections if this one
+        # had died, so the next request connects afresh: recovery needs no restart.
+        unavailable = isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or getattr(
+            exc, "connection_invalidated", False
+        )
+        if not unavailable:  # a constraint or a bug: not the database's absence
+            return unexpected(exc)
         db.session.rollback()
-        current_app.logger.error("database error: %s", exc.__class__.__name__, exc_info=True)
+        current_app.logger.error("database unavailable: %s", exc.__class__.__name__, exc_info=True)
         if not wants_json():
             body, status = error_page(503)
-            return body, status, {"Retry-After": "5"}
+            return body, status, {"Retry-After": RETRY_AFTER}
         response = error_response(503, "The database is unavailable; retry shortly.")
-        response.headers["Retry-After"] = "5"
+        response.headers["Retry-After"] = RETRY_AFTER
         return response
 
     @app.errorhandler(Exception)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .domain.choice import shares
+from .domain.site_forms import origins_from_text
 from .domain.weights import format_weight
 from .models import Contact, Distribution, Lead, Operator, Source
 
@@ -64,6 +65,8 @@ def source_dict(source: Source, with_token: bool) -> dict:
     }
     if with_token:
         data["webhook_token"] = source.webhook_token
+        data["allowed_origins"] = origins_from_text(source.allowed_origins)
+        data["thank_you_url"] = source.thank_you_url
     return data
 
 

@@ -6,8 +6,8 @@ Builds a throw-away SQLite database (`flask db upgrade`, `flask crm demo`),
 adds a few contacts that wait in the queue, serves it with gunicorn on a
 free port, signs in as the demo supervisor in headless Chromium (Debian's,
 at /usr/bin/chromium: `make browser`) and saves full-page PNGs of the
-overview, the queue, a weight table, an intake result and a lead page, each
-1280 and 390 px wide, into docs/screenshots/ (e.g. overview-1280.png).
+overview, the queue, a weight table, an intake result, a lead page and the
+fairness report, each 1280 and 390 px wide, into docs/screenshots/ (e.g. overview-1280.png).
 Nothing outside the temporary directory and docs/screenshots/ is touched.
 """
 
@@ -156,6 +156,12 @@ def take_screenshots(base_url: str, out: Path) -> list[Path]:
             page.goto(lead_path)
             expect(page.locator("tbody tr").first).to_be_visible()
             saved.append(shoot(page, "lead", width, out))
+            page.goto("/leads/duplicates")
+            expect(page.locator(".duplicates-table tbody tr").first).to_be_visible()
+            saved.append(shoot(page, "duplicates", width, out))
+            page.goto("/reports/distribution")
+            expect(page.locator("svg.chart-shares rect.bar").first).to_be_visible()
+            saved.append(shoot(page, "report", width, out))
             page.context.close()
         browser.close()
     return saved

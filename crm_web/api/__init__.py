@@ -19,4 +19,4 @@ def api_error(exc: ApiError):
     return response
 
 
-from . import contacts, leads, operators, sources  # noqa: E402,F401  (routes register on bp)
+from . import contacts, docs, leads, operators, sources  # noqa: E402,F401  (routes register on bp)

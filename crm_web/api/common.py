@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from functools import wraps
 
 from flask import current_app, g, request
 
 from ..extensions import db
+from ..json_body import parse_json
 from ..models import User
 from ..request_context import set_request_actor
 from ..services.errors import Forbidden, ValidationError
@@ -25,8 +25,14 @@ class ApiError(Exception):
         self.message = message
 
 
+# Served without a token: the OpenAPI document (crm_web/api/docs.py).
+PUBLIC_ENDPOINTS = {"api.openapi_json"}
+
+
 def authenticate() -> None:
     """before_request: the bearer token's user, or 401."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -57,7 +63,7 @@ def json_body() -> object:
     if request.mimetype != "application/json":
         raise ApiError(415, "Send a JSON body with Content-Type: application/json.")
     try:
-        return json.loads(request.get_data(cache=True))
+        return parse_json(request.get_data(cache=True))
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, "Body is not valid JSON.") from exc
 

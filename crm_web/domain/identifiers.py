@@ -9,6 +9,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import ValidationError
+from .messages import N_
 
 MAX_EXTERNAL_ID = 255
 MAX_NAME = 255
@@ -22,17 +23,17 @@ def normalize_phone(raw: str, region: str = "RU") -> str:
     """Return the number in E.164, or raise ValueError with a readable reason."""
     text = raw.strip()
     if not text:
-        raise ValueError("Phone number is empty.")
+        raise ValueError(N_("Phone number is empty."))
     if len(text) > MAX_RAW_PHONE:
-        raise ValueError("Phone number is too long.")
+        raise ValueError(N_("Phone number is too long."))
     if any(ch.isalpha() for ch in text):
-        raise ValueError("Phone number must not contain letters.")
+        raise ValueError(N_("Phone number must not contain letters."))
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError("Not a phone number.") from exc
+        raise ValueError(N_("Not a phone number.")) from exc
     if not phonenumbers.is_possible_number(number):
-        raise ValueError("Not a possible phone number.")
+        raise ValueError(N_("Not a possible phone number."))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -40,22 +41,22 @@ def normalize_email(raw: str) -> str:
     """Trim, validate the syntax (no DNS look-up) and lower-case."""
     text = raw.strip()
     if not text:
-        raise ValueError("Email is empty.")
+        raise ValueError(N_("Email is empty."))
     try:
         result = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValueError(f"Not a valid email address: {exc}") from exc
+        raise ValueError(N_("Not a valid email address: %(reason)s", reason=str(exc))) from exc
     return result.normalized.lower()
 
 
 def normalize_external_id(raw: str) -> str:
     text = raw.strip()
     if not text:
-        raise ValueError("External id is empty.")
+        raise ValueError(N_("External id is empty."))
     if len(text) > MAX_EXTERNAL_ID:
-        raise ValueError(f"External id is longer than {MAX_EXTERNAL_ID} characters.")
+        raise ValueError(N_("External id is longer than %(max)d characters.", max=MAX_EXTERNAL_ID))
     if "\x00" in text:
-        raise ValueError("External id must not contain NUL characters.")
+        raise ValueError(N_("External id must not contain NUL characters."))
     return text
 
 
@@ -84,10 +85,10 @@ def _text_value(data: Mapping, field: str, errors: dict[str, list[str]]) -> str 
     if value is None:
         return None
     if not isinstance(value, str):
-        errors.setdefault(field, []).append("Must be a string.")
+        errors.setdefault(field, []).append(N_("Must be a string."))
         return None
     if "\x00" in value:
-        errors.setdefault(field, []).append("Must not contain NUL characters.")
+        errors.setdefault(field, []).append(N_("Must not contain NUL characters."))
         return None
     value = value.strip()
     return value or None
@@ -111,20 +112,20 @@ def parse_contact_input(data: Mapping, region: str) -> ContactInput:
                 errors.setdefault(field, []).append(str(exc))
     name, message = raw["name"], raw["message"]
     if name is not None and len(name) > MAX_NAME:
-        errors.setdefault("name", []).append(f"Name is longer than {MAX_NAME} characters.")
+        errors.setdefault("name", []).append(N_("Name is longer than %(max)d characters.", max=MAX_NAME))
     if message is not None and len(message) > MAX_MESSAGE:
         errors.setdefault("message", []).append(
-            f"Message is longer than {MAX_MESSAGE} characters."
+            N_("Message is longer than %(max)d characters.", max=MAX_MESSAGE)
         )
     identifier_fields = ("external_id", "phone", "email")
     # Nothing given for any identifier (an invalid one counts as given: its
     # own error says what is wrong). Reported together with other errors.
     if all(raw[f] is None and f not in errors for f in identifier_fields):
-        message_text = "Give at least one of external_id, phone or email."
+        message_text = N_("Give at least one of external_id, phone or email.")
         if not errors:
             raise ValidationError({f: [message_text] for f in identifier_fields}, message_text)
         for f in identifier_fields:
             errors[f] = [message_text]
     if errors:
-        raise ValidationError(errors, "Some fields are invalid.")
+        raise ValidationError(errors, N_("Some fields are invalid."))
     return ContactInput(Identifiers(**normalised), name=name, message=message)

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from ..domain.messages import N_
 from ..models import Contact, Operator, User, utcnow
 from .assignment import claim_capacity, lock_operator, release_capacity
+from .audit import record
+from .drain import mark_capacity_freed
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .pagination import Page, paginate
 from .tx import write_transaction
@@ -85,7 +88,7 @@ def list_contacts(
 def _live_operator(session: Session, operator_id: int) -> Operator:
     operator = session.get(Operator, operator_id)
     if operator is None or operator.deleted_at is not None:
-        raise ValidationError.single("operator_id", f"Operator {operator_id} does not exist.")
+        raise ValidationError.single("operator_id", N_("Operator %(id)s does not exist.", id=operator_id))
     return operator
 
 
@@ -99,25 +102,35 @@ def assign_manually(session: Session, contact_id: int, operator_id: int, actor: 
             raise NotFound(f"Contact {contact_id} not found.")
         operator = _live_operator(session, operator_id)
         if contact.status != "unassigned":
-            raise Conflict(f"Contact {contact_id} is {contact.status}, not unassigned.", "not_unassigned")
+            raise Conflict(
+                N_("Contact %(id)s is %(status)s, not unassigned.", id=contact_id, status=contact.status),
+                "not_unassigned",
+            )
         if not operator.is_active:
-            raise Conflict(f"Operator {operator.name} is not active.", "operator_inactive")
+            raise Conflict(N_("Operator %(name)s is not active.", name=operator.name), "operator_inactive")
         if claim_capacity(session, operator_id) is None:
             raise Conflict(
-                f"Operator {operator.name} has no free capacity.", "operator_at_capacity"
+                N_("Operator %(name)s has no free capacity.", name=operator.name), "operator_at_capacity"
             )
         taken = session.execute(
             update(Contact)
             .where(Contact.id == contact_id, Contact.is_active.is_(True), Contact.operator_id.is_(None))
-            .values(operator_id=operator_id, assigned_at=utcnow()),
+            .values(operator_id=operator_id, assigned_at=utcnow(), first_opened_at=None),
             execution_options=_NO_SYNC,
         ).rowcount
         if taken != 1:
             # Someone else assigned or closed it meanwhile; the rollback
             # also returns the capacity claimed above.
-            raise Conflict(f"Contact {contact_id} was taken meanwhile.", "not_unassigned")
+            raise Conflict(N_("Contact %(id)s was taken meanwhile.", id=contact_id), "not_unassigned")
         session.refresh(contact)
         session.refresh(operator)
+        record(session, "contact.assigned", "contact", contact_id, {
+            "mode": "manual",
+            "operator_id": operator_id,
+            "operator_name": operator.name,
+            "load_before": operator.active_load - 1,  # read back after our own claim
+            "max_load": operator.max_load,
+        })
     return contact
 
 
@@ -132,7 +145,7 @@ def close_contact(session: Session, contact_id: int, actor: User) -> Contact:
         ):
             raise Forbidden("Operators may close only their own contacts.")
         if not contact.is_active:
-            raise Conflict(f"Contact {contact_id} is already closed.", "already_closed")
+            raise Conflict(N_("Contact %(id)s is already closed.", id=contact_id), "already_closed")
         operator_id = contact.operator_id
         if operator_id is not None:
             lock_operator(session, operator_id)
@@ -146,8 +159,13 @@ def close_contact(session: Session, contact_id: int, actor: User) -> Contact:
             execution_options=_NO_SYNC,
         ).rowcount
         if closed != 1:
-            raise Conflict(f"Contact {contact_id} changed meanwhile; try again.", "changed")
+            raise Conflict(N_("Contact %(id)s changed meanwhile; try again.", id=contact_id), "changed")
         if operator_id is not None:
             release_capacity(session, operator_id)
+            mark_capacity_freed(session)
         session.refresh(contact)
+        record(session, "contact.closed", "contact", contact_id, {
+            "operator_id": operator_id,
+            "operator_name": contact.operator.name if contact.operator else None,
+        })
     return contact

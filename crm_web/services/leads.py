@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..domain.identifiers import Identifiers, normalize_email, normalize_external_id, normalize_phone
 from ..domain.matching import LeadKeys, plan_match
+from ..domain.messages import N_
 from ..models import Contact, Lead, LeadDuplicate, utcnow
 from .errors import NotFound, ValidationError
 from .pagination import Page, paginate
@@ -110,7 +111,7 @@ def search_identifiers(
         except ValueError as exc:
             errors[field] = [str(exc)]
     if errors:
-        raise ValidationError(errors, "Some filters are invalid.")
+        raise ValidationError(errors, N_("Some filters are invalid."))
     return result
 
 
@@ -164,7 +165,7 @@ def search_leads(
     """
     text = (q or "").strip()
     if len(text) > MAX_QUERY:
-        raise ValidationError.single("q", f"Search for at most {MAX_QUERY} characters.")
+        raise ValidationError.single("q", N_("Search for at most %(max)d characters.", max=MAX_QUERY))
     query = select(Lead)
     if text:
         conditions = [Lead.external_id == text]

@@ -8,8 +8,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..domain.messages import N_
 from ..models import Contact, Distribution, Operator, utcnow
 from .assignment import lock_operator
+from .audit import changes, record
+from .drain import mark_capacity_freed
 from .errors import Conflict, NotFound
 from .pagination import Page, paginate
 from .tx import write_transaction
@@ -17,6 +20,10 @@ from .validation import bool_field, int_field, raise_if, text_field, unknown_fie
 
 MAX_LOAD_LIMIT = 10_000
 FIELDS = {"name", "is_active", "max_load"}
+
+
+def _audited(operator: Operator) -> dict:
+    return {"name": operator.name, "is_active": operator.is_active, "max_load": operator.max_load}
 
 
 def list_operators(session: Session, page: int, per_page: int) -> Page:
@@ -58,18 +65,23 @@ def _name_taken(session: Session, name: str, exclude_id: int | None = None) -> b
     return session.scalar(query) is not None
 
 
+def _duplicate_name(name: str) -> Conflict:
+    return Conflict(N_("An operator named %(name)r already exists.", name=name), "duplicate_name")
+
+
 def create_operator(session: Session, data: Mapping) -> Operator:
     values = _parse(data, partial=False)
     values.setdefault("is_active", True)
     with write_transaction(session):
         if _name_taken(session, values["name"]):
-            raise Conflict(f"An operator named {values['name']!r} already exists.", "duplicate_name")
+            raise _duplicate_name(values["name"])
         operator = Operator(**values, active_load=0, created_at=utcnow())
         session.add(operator)
         try:
             session.flush()
         except IntegrityError as exc:  # a concurrent create won the name
-            raise Conflict("An operator with this name already exists.", "duplicate_name") from exc
+            raise Conflict(N_("An operator with this name already exists."), "duplicate_name") from exc
+        record(session, "operator.created", "operator", operator.id, {"after": _audited(operator)})
     return operator
 
 
@@ -78,7 +90,8 @@ def update_operator(session: Session, operator_id: int, data: Mapping) -> Operat
     with write_transaction(session):
         operator = get_operator(session, operator_id)
         if "name" in values and _name_taken(session, values["name"], operator_id):
-            raise Conflict(f"An operator named {values['name']!r} already exists.", "duplicate_name")
+            raise _duplicate_name(values["name"])
+        before = _audited(operator)
         # Lowering max_load below the current load is allowed: the operator
         # keeps its contacts and simply gets no new ones until below it.
         for field, value in values.items():
@@ -86,7 +99,13 @@ def update_operator(session: Session, operator_id: int, data: Mapping) -> Operat
         try:
             session.flush()
         except IntegrityError as exc:
-            raise Conflict("An operator with this name already exists.", "duplicate_name") from exc
+            raise Conflict(N_("An operator with this name already exists."), "duplicate_name") from exc
+        diff = changes(before, _audited(operator))
+        if diff["after"]:  # a save that changes nothing is not recorded
+            record(session, "operator.updated", "operator", operator_id, diff)
+        more_room = diff["after"].get("max_load", 0) > diff["before"].get("max_load", 0)
+        if diff["after"].get("is_active") or more_room:
+            mark_capacity_freed(session)  # activated or given more room: the queue may move
     return operator
 
 
@@ -95,15 +114,27 @@ def delete_operator(session: Session, operator_id: int) -> int:
     with write_transaction(session):
         operator = get_operator(session, operator_id)
         lock_operator(session, operator_id)  # no intake may claim it meanwhile
-        released = session.execute(
+        returned = session.scalars(
             update(Contact)
             .where(Contact.operator_id == operator_id, Contact.is_active.is_(True))
-            .values(operator_id=None, assigned_at=None),
+            .values(operator_id=None, assigned_at=None, first_opened_at=None)
+            .returning(Contact.id),
             execution_options={"synchronize_session": False},
-        ).rowcount
+        ).all()
         session.execute(delete(Distribution).where(Distribution.operator_id == operator_id))
+        before = _audited(operator)
         # Kept as a tombstone so closed contacts still say who handled them.
         operator.deleted_at = utcnow()
         operator.is_active = False
         operator.active_load = 0
-    return released
+        record(session, "operator.deleted", "operator", operator_id, {
+            "before": before, "contacts_returned_to_queue": len(returned),
+        })
+        # Each contact's own history says why it is back in the queue.
+        if returned:
+            mark_capacity_freed(session)  # their contacts are queued again
+        for contact_id in returned:
+            record(session, "contact.returned", "contact", contact_id, {
+                "reason": "operator_deleted", "operator_id": operator_id, "operator_name": before["name"],
+            })
+    return len(returned)

@@ -11,16 +11,30 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from ..domain.weights import parse_weight
+from ..domain.messages import N_
+from ..domain.site_forms import site_form_values
+from ..domain.weights import format_weight, parse_weight
 from ..models import Distribution, Operator, Source, utcnow
+from .audit import changes, record
+from .drain import mark_capacity_freed
 from .errors import Conflict, NotFound, ValidationError
 from .pagination import Page, paginate
 from .tx import write_transaction
 from .validation import bool_field, is_id, raise_if, require_object, text_field, unknown_fields
 
 KEY_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
-KEY_HELP = "Use 1-64 lower-case letters, digits, '-' or '_', starting and ending with a letter or digit."
-FIELDS = {"name", "key", "is_active"}
+KEY_HELP = N_("Use 1-64 lower-case letters, digits, '-' or '_', starting and ending with a letter or digit.")
+# allowed_origins: CORS origins of site forms (a list); thank_you_url: where plain form posts go.
+FIELDS = {"name", "key", "is_active", "allowed_origins", "thank_you_url"}
+_DUPLICATE = {
+    "name": N_("A source with this name already exists."),
+    "key": N_("A source with this key already exists."),
+}
+
+
+def _audited(source: Source) -> dict:
+    # The webhook token is a secret: it never goes into the audit trail.
+    return {field: getattr(source, field) for field in sorted(FIELDS) if field != "webhook_token"}
 
 
 def new_webhook_token() -> str:
@@ -66,8 +80,9 @@ def _parse(data: Mapping, partial: bool) -> dict:
     }
     if values["key"] is not None and not KEY_RE.match(values["key"]):
         errors.setdefault("key", []).append(KEY_HELP)
+    site = site_form_values(data, errors)
     raise_if(errors)
-    return {k: v for k, v in values.items() if v is not None}
+    return {k: v for k, v in values.items() if v is not None} | site
 
 
 def _check_unique(session: Session, values: dict, exclude_id: int | None = None) -> None:
@@ -78,7 +93,7 @@ def _check_unique(session: Session, values: dict, exclude_id: int | None = None)
         if exclude_id is not None:
             query = query.where(Source.id != exclude_id)
         if session.scalar(query) is not None:
-            raise Conflict(f"A source with this {field} already exists.", f"duplicate_{field}")
+            raise Conflict(_DUPLICATE[field], f"duplicate_{field}")
 
 
 def _unused_key(session: Session, name: str) -> str:
@@ -102,7 +117,8 @@ def create_source(session: Session, data: Mapping) -> Source:
         try:
             session.flush()
         except IntegrityError as exc:
-            raise Conflict("A source with this name or key already exists.", "duplicate") from exc
+            raise Conflict(N_("A source with this name or key already exists."), "duplicate") from exc
+        record(session, "source.created", "source", source.id, {"after": _audited(source)})
     return source
 
 
@@ -111,12 +127,16 @@ def update_source(session: Session, source_id: int, data: Mapping) -> Source:
     with write_transaction(session):
         source = get_source(session, source_id)
         _check_unique(session, values, exclude_id=source_id)
+        before = _audited(source)
         for field, value in values.items():
             setattr(source, field, value)
         try:
             session.flush()
         except IntegrityError as exc:
-            raise Conflict("A source with this name or key already exists.", "duplicate") from exc
+            raise Conflict(N_("A source with this name or key already exists."), "duplicate") from exc
+        diff = changes(before, _audited(source))
+        if diff["after"]:  # a save that changes nothing is not recorded
+            record(session, "source.updated", "source", source_id, diff)
     return source
 
 
@@ -125,6 +145,8 @@ def rotate_token(session: Session, source_id: int) -> Source:
     with write_transaction(session):
         source = get_source(session, source_id)
         source.webhook_token = new_webhook_token()
+        # Only that it happened: neither the old nor the new token is written.
+        record(session, "source.token_rotated", "source", source_id, {"key": source.key})
     return source
 
 
@@ -145,19 +167,19 @@ def parse_rules(data: object) -> dict[int, object]:
     body = require_object(data)
     rules = body.get("rules")
     if not isinstance(rules, list):
-        raise ValidationError.single("rules", "Must be a list of {operator_id, weight}.")
+        raise ValidationError.single("rules", N_("Must be a list of {operator_id, weight}."))
     errors: dict[str, list[str]] = {}
     table: dict[int, object] = {}
     for index, rule in enumerate(rules):
         where = f"rules[{index}]"
         if not isinstance(rule, Mapping):
-            errors[where] = ["Must be an object with operator_id and weight."]
+            errors[where] = [N_("Must be an object with operator_id and weight.")]
             continue
         operator_id = rule.get("operator_id")
         if not is_id(operator_id):
-            errors[f"{where}.operator_id"] = ["Must be an operator id."]
+            errors[f"{where}.operator_id"] = [N_("Must be an operator id.")]
         elif operator_id in table:
-            errors[f"{where}.operator_id"] = [f"Operator {operator_id} appears more than once."]
+            errors[f"{where}.operator_id"] = [N_("Operator %(id)s appears more than once.", id=operator_id)]
         try:
             weight = parse_weight(rule.get("weight"))
         except ValueError as exc:
@@ -182,9 +204,13 @@ def replace_distribution(session: Session, source_id: int, table: dict[int, obje
             missing = sorted(set(table) - known)
             if missing:
                 raise ValidationError(
-                    {"rules": [f"Unknown operator {op}." for op in missing]},
-                    "The table names operators that do not exist.",
+                    {"rules": [N_("Unknown operator %(id)s.", id=op) for op in missing]},
+                    N_("The table names operators that do not exist."),
                 )
+        current = select(Distribution.operator_id, Distribution.weight).where(
+            Distribution.source_id == source_id
+        )
+        before = dict(session.execute(current).all())
         session.execute(delete(Distribution).where(Distribution.source_id == source_id))
         if table:
             session.execute(
@@ -194,5 +220,20 @@ def replace_distribution(session: Session, source_id: int, table: dict[int, obje
                     for op, weight in table.items()
                 ],
             )
+        _record_weights(session, source_id, before, table)
+        mark_capacity_freed(session)  # a new or heavier rule may move the queue
     session.expire_all()
     return distribution_rules(session, source_id)
+
+
+def _record_weights(session: Session, source_id: int, before: dict, after: dict) -> None:
+    """"weights.updated" with the whole table before and after, {operator_id: "10.50"}."""
+    old = {str(op): format_weight(weight) for op, weight in sorted(before.items())}
+    new = {str(op): format_weight(parse_weight(weight)) for op, weight in sorted(after.items())}
+    if old == new:  # saved unchanged: nothing to record
+        return
+    involved = select(Operator.id, Operator.name).where(Operator.id.in_(set(before) | set(after)))
+    names = dict(session.execute(involved).all())
+    record(session, "weights.updated", "source", source_id, {
+        "before": old, "after": new, "names": {str(op): name for op, name in sorted(names.items())},
+    })

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -12,12 +12,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from ..domain.identifiers import normalize_email
+from ..domain.messages import N_
 from ..models import ApiToken, Operator, Role, User, utcnow
+from .audit import changes, record
 from .errors import Conflict, Forbidden, NotFound, ValidationError
+from .signin_throttle import SigninThrottle
 from .tx import write_transaction
 
 TOKEN_PREFIX = "crm_"
 MIN_PASSWORD = 8
+MAX_TOKEN_LABEL = 120
+MAX_TOKEN_DAYS = 3650
 # argon2id, memory-hard. "test" is still argon2id, with little memory, so
 # that a test suite creating hundreds of users stays fast.
 PROFILES = {
@@ -70,20 +75,22 @@ def create_user(
     except ValueError as exc:
         errors["email"] = [str(exc)]
     if role not in {r.value for r in Role}:
-        errors["role"] = ["Role must be supervisor or operator."]
+        errors["role"] = [N_("Role must be supervisor or operator.")]
     if len(password) < MIN_PASSWORD:
-        errors["password"] = [f"At least {MIN_PASSWORD} characters."]
+        errors["password"] = [N_("At least %(min)d characters.", min=MIN_PASSWORD)]
     if role == Role.OPERATOR.value and operator_id is None:
-        errors["operator_id"] = ["An operator user must be linked to an operator."]
+        errors["operator_id"] = [N_("An operator user must be linked to an operator.")]
     if errors:
-        raise ValidationError(errors, "Some fields are invalid.")
+        raise ValidationError(errors, N_("Some fields are invalid."))
     with write_transaction(session):
         if session.scalar(select(User.id).where(User.email == email)) is not None:
-            raise Conflict(f"A user with email {email} already exists.", "duplicate_email")
+            raise Conflict(N_("A user with email %(email)s already exists.", email=email), "duplicate_email")
         if operator_id is not None:
             operator = session.get(Operator, operator_id)
             if operator is None or operator.deleted_at is not None:
-                raise ValidationError.single("operator_id", f"Operator {operator_id} does not exist.")
+                raise ValidationError.single(
+                    "operator_id", N_("Operator %(id)s does not exist.", id=operator_id)
+                )
         user = User(
             email=email,
             role=role,
@@ -92,33 +99,78 @@ def create_user(
             created_at=utcnow(),
         )
         session.add(user)
+        session.flush()
+        record(session, "user.created", "user", user.id, {"after": _user_fields(user)})
     return user
+
+
+def _user_fields(user: User) -> dict:
+    """What the audit trail keeps of a user (never the password hash)."""
+    return {
+        "email": user.email,
+        "role": user.role,
+        "operator_id": user.operator_id,
+        "is_enabled": user.is_enabled,
+    }
 
 
 def issue_token(
     session: Session, user: User, label: str | None = None, expires_at: datetime | None = None
 ) -> str:
     """Create an API token for the user; the plain token is returned only here."""
+    label = (label or "").strip() or None
+    if label is not None and len(label) > MAX_TOKEN_LABEL:
+        raise ValidationError.single("label", N_("At most %(max)d characters.", max=MAX_TOKEN_LABEL))
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with write_transaction(session):
-        session.add(
-            ApiToken(
-                user_id=user.id,
-                token_hash=token_hash(token),
-                label=label,
-                created_at=utcnow(),
-                expires_at=expires_at,
-            )
+        row = ApiToken(
+            user_id=user.id,
+            token_hash=token_hash(token),
+            label=label,
+            created_at=utcnow(),
+            expires_at=expires_at,
+        )
+        session.add(row)
+        session.flush()
+        # Never the token itself: the id and label are enough to find it again.
+        record(
+            session, "api_token.issued", "api_token", row.id,
+            {"user_id": user.id, "email": user.email, "label": label, "expires_at": expires_at},
         )
     return token
 
 
-def revoke_token(session: Session, token_id: int, user: User) -> None:
+def issue_token_for_days(session: Session, user: User, label: str | None, days: int | None) -> str:
+    """The tokens page: a token that expires after `days` (None: never)."""
+    if days is not None and not 1 <= days <= MAX_TOKEN_DAYS:
+        raise ValidationError.single(
+            "expires_in_days", N_("Between 1 and %(max)d days.", max=MAX_TOKEN_DAYS)
+        )
+    expires_at = utcnow() + timedelta(days=days) if days else None
+    return issue_token(session, user, label, expires_at)
+
+
+def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    """The user's own tokens, newest first (hashes only: the secrets are gone)."""
+    return list(
+        session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc()))
+    )
+
+
+def revoke_token(session: Session, token_id: int, user: User, own_only: bool = False) -> ApiToken:
+    """Revoke a token of the user (a supervisor, unless `own_only`, any user's)."""
     with write_transaction(session):
         token = session.get(ApiToken, token_id)
-        if token is None or (token.user_id != user.id and not user.is_supervisor):
+        may = token is not None and (token.user_id == user.id or (user.is_supervisor and not own_only))
+        if not may:
             raise NotFound(f"Token {token_id} not found.")
-        token.revoked_at = token.revoked_at or utcnow()
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+            record(
+                session, "api_token.revoked", "api_token", token.id,
+                {"user_id": token.user_id, "label": token.label},
+            )
+    return token
 
 
 def user_for_token(session: Session, token: str) -> User | None:
@@ -165,5 +217,60 @@ def set_user_enabled(session: Session, user_id: int, enabled: bool, actor: User)
         # Disabling oneself would also lock out the last supervisor.
         if not enabled and user.id == actor.id:
             raise Forbidden("You cannot disable your own account.", "disable_self")
+        before = _user_fields(user)
         user.is_enabled = enabled
+        if before != _user_fields(user):
+            record(session, "user.updated", "user", user.id, changes(before, _user_fields(user)))
     return user
+
+
+# --- sign-in -------------------------------------------------------------------
+
+
+class SigninFailed(Exception):
+    """Wrong email or password, or a disabled account: one answer for all."""
+
+
+class SigninThrottled(SigninFailed):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Too many failed sign-ins.")
+        self.retry_after = retry_after
+
+
+def sign_in(
+    session: Session, email: str, password: str, throttle: SigninThrottle, address: str | None
+) -> User:
+    """The user these credentials belong to, or SigninFailed / SigninThrottled.
+
+    Throttled attempts are refused before the password is checked, whether
+    or not it is right: otherwise the throttle would not stop the guessing.
+    Every refusal writes a "signin.failed" audit row (never the password).
+    """
+    try:
+        account = normalize_email(email)
+    except ValueError:
+        account = email.strip().lower()
+    verdict = throttle.check(account, address)
+    if not verdict.allowed:
+        user = get_user_by_email(session, email)
+        _signin_failed(session, account, user, "throttled")
+        raise SigninThrottled(verdict.retry_after)
+    user = get_user_by_email(session, email)
+    # One hash check in every case (a dummy one for an unknown email): the
+    # time taken tells nothing either.
+    password_ok = verify_password(user, password)
+    if user is not None and password_ok and user.is_enabled:
+        throttle.succeeded(account)
+        return user
+    reason = "unknown" if user is None else "disabled" if password_ok else "bad_password"
+    throttle.failed(account, address)
+    _signin_failed(session, account, user, reason)
+    raise SigninFailed("Wrong email or password.")
+
+
+def _signin_failed(session: Session, account: str, user: User | None, reason: str) -> None:
+    with write_transaction(session):
+        record(
+            session, "signin.failed", "user", user.id if user else None,
+            {"email": account[:320], "reason": reason},
+        )

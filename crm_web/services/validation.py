@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..domain.messages import N_
 from .errors import ValidationError
 
 # Ids are 32-bit integers in the schema; a larger one can name nothing.
@@ -17,7 +18,7 @@ def is_id(value: object) -> bool:
 
 def require_object(data: object) -> Mapping:
     if not isinstance(data, Mapping):
-        raise ValidationError({"_body": ["Must be a JSON object."]}, "Body must be a JSON object.")
+        raise ValidationError({"_body": [N_("Must be a JSON object.")]}, N_("Body must be a JSON object."))
     return data
 
 
@@ -25,17 +26,18 @@ def text_field(data: Mapping, field: str, errors: dict, max_len: int, required: 
     value = data.get(field)
     if value is None:
         if required:
-            errors.setdefault(field, []).append("This field is required.")
+            errors.setdefault(field, []).append(N_("This field is required."))
         return None
     if not isinstance(value, str):
-        errors.setdefault(field, []).append("Must be a string.")
+        errors.setdefault(field, []).append(N_("Must be a string."))
         return None
     value = value.strip()
     if not value or "\x00" in value:
-        errors.setdefault(field, []).append("Must not be empty." if not value else "Invalid character.")
+        message = N_("Must not be empty.") if not value else N_("Invalid character.")
+        errors.setdefault(field, []).append(message)
         return None
     if len(value) > max_len:
-        errors.setdefault(field, []).append(f"At most {max_len} characters.")
+        errors.setdefault(field, []).append(N_("At most %(max)d characters.", max=max_len))
         return None
     return value
 
@@ -45,7 +47,7 @@ def bool_field(data: Mapping, field: str, errors: dict) -> bool | None:
     if value is None:
         return None
     if not isinstance(value, bool):
-        errors.setdefault(field, []).append("Must be true or false.")
+        errors.setdefault(field, []).append(N_("Must be true or false."))
         return None
     return value
 
@@ -56,13 +58,13 @@ def int_field(
     value = data.get(field)
     if value is None:
         if required:
-            errors.setdefault(field, []).append("This field is required.")
+            errors.setdefault(field, []).append(N_("This field is required."))
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        errors.setdefault(field, []).append("Must be a whole number.")
+        errors.setdefault(field, []).append(N_("Must be a whole number."))
         return None
     if not low <= value <= high:
-        errors.setdefault(field, []).append(f"Must be between {low} and {high}.")
+        errors.setdefault(field, []).append(N_("Must be between %(low)d and %(high)d.", low=low, high=high))
         return None
     return value
 
@@ -76,9 +78,9 @@ def unknown_fields(data: Mapping, allowed: set[str], errors: dict) -> None:
     """Refuse fields we do not know, so a typo such as `max_laod` is not silently lost."""
     for field in data:
         if field not in allowed and field not in READ_ONLY:
-            errors.setdefault(str(field), []).append("Unknown field.")
+            errors.setdefault(str(field), []).append(N_("Unknown field."))
 
 
 def raise_if(errors: dict) -> None:
     if errors:
-        raise ValidationError(errors, "Some fields are invalid.")
+        raise ValidationError(errors, N_("Some fields are invalid."))

@@ -18,13 +18,19 @@ def audit_actor():
 
 
 from . import (  # noqa: E402,F401  (routes register on bp)
+    audit,
     auth,
     contacts,
     errors,
+    exports,
+    i18n,
     leads,
     operators,
     overview,
+    proxy,
     queue,
+    reports,
     sources,
+    tokens,
     users,
 )

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from ..extensions import db
-from ..services.users import get_user_by_email, verify_password
+from ..request_context import client_ip
+from ..services.signin_throttle import SigninThrottle
+from ..services.users import SigninFailed, SigninThrottled, sign_in
 from . import bp
 from .forms import LoginForm
 from .queue import safe_next
+
+
+def signin_throttle() -> SigninThrottle:
+    """The app's throttle, made on first use (in the worker, after gunicorn forks)."""
+    throttle = current_app.extensions.get("crm_signin_throttle")
+    if throttle is None:
+        config = current_app.config
+        throttle = SigninThrottle(
+            config["RATELIMIT_STORAGE_URI"],
+            config["CRM_LOGIN_MAX_FAILURES_ACCOUNT"],
+            config["CRM_LOGIN_MAX_FAILURES_ADDRESS"],
+            config["CRM_LOGIN_THROTTLE_MINUTES"],
+        )
+        current_app.extensions["crm_signin_throttle"] = throttle
+    return throttle
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -19,12 +36,19 @@ def login():
         return redirect(url_for("web.overview"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = get_user_by_email(db.session, form.email.data)
-        # One message for every failure: it must not tell which part was wrong.
-        if user is not None and verify_password(user, form.password.data) and user.is_enabled:
+        try:
+            user = sign_in(db.session, form.email.data, form.password.data, signin_throttle(), client_ip())
+        except SigninThrottled as exc:
+            # The same answer whether or not the account exists.
+            flash(_("Too many failed sign-ins. Wait a few minutes and try again."), "error")
+            page = render_template("auth/login.html", form=form)
+            return page, 429, {"Retry-After": str(exc.retry_after)}
+        except SigninFailed:
+            # One message for every failure: it must not tell which part was wrong.
+            flash(_("Wrong email or password."), "error")
+        else:
             login_user(user)
             return redirect(safe_next(request.args.get("next")) or url_for("web.overview"), code=303)
-        flash(_("Wrong email or password."), "error")
     elif request.method == "POST":
         flash(_("Enter your email and password."), "error")
     return render_template("auth/login.html", form=form)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -9,8 +11,11 @@ from wtforms import SelectChoice
 
 from ..domain.identifiers import INTAKE_FIELDS, parse_contact_input
 from ..extensions import db
+from ..models import utcnow
 from ..services import contacts as service
+from ..services.audit_queries import subject_history
 from ..services.contacts import ContactFilters
+from ..services.drain import mark_opened, recently_returned
 from ..services.errors import Conflict, Forbidden, NotFound, ValidationError
 from ..services.intake import register_contact
 from ..services.leads import earlier_contacts
@@ -18,9 +23,10 @@ from ..services.operators import all_operators, get_operator, update_operator
 from ..services.sources import all_sources
 from . import bp
 from .access import staff_required
+from .audit import present
 from .forms import AvailabilityForm, CloseForm, ContactFilterForm, IntakeForm
 from .formutil import apply_errors
-from .queue import PER_PAGE, after_arg, available_operators, page_arg, safe_next
+from .queue import PER_PAGE, available_operators, keyset_page, page_arg, safe_next
 
 
 @bp.route("/contacts/new", methods=["GET", "POST"])
@@ -61,7 +67,9 @@ def contacts():
         source_id=int(form.source_id.data) if form.source_id.data else None,
         operator_id=int(form.operator_id.data) if form.operator_id.data else None,
     )
-    page = service.list_contacts(db.session, filters, page_arg(), PER_PAGE, after_arg())
+    page = keyset_page(
+        lambda number, after: service.list_contacts(db.session, filters, number, PER_PAGE, after)
+    )
     args = {name: value for name, value in form.data.items() if value}
     return render_template(
         "contacts/list.html", form=form, page=page, args=args
@@ -75,6 +83,14 @@ def contact(contact_id: int):
         contact = service.get_contact(db.session, contact_id)
     except NotFound:
         abort(404)
+    if (
+        contact.first_opened_at is None
+        and contact.is_active
+        and contact.operator_id is not None
+        and contact.operator_id == current_user.operator_id
+    ):
+        # Its operator has seen it: it no longer returns to the queue unopened.
+        mark_opened(db.session, contact.id, contact.operator_id)
     created = request.args.get("created") == "1"
     return render_template(
         "contacts/detail.html",
@@ -87,6 +103,7 @@ def contact(contact_id: int):
             current_user.is_supervisor
             or (contact.operator_id is not None and contact.operator_id == current_user.operator_id)
         ),
+        history=[present(event) for event in subject_history(db.session, "contact", contact.id)],
     )
 
 
@@ -120,8 +137,9 @@ def my_contacts():
         return render_template("contacts/my.html", operator=None, page=None)
     filters = ContactFilters(status="assigned", operator_id=operator.id)
     page = service.list_contacts(db.session, filters, page_arg(), PER_PAGE)
+    returned = recently_returned(db.session, operator.id, utcnow() - timedelta(days=7))
     return render_template(
-        "contacts/my.html", operator=operator, page=page, form=AvailabilityForm()
+        "contacts/my.html", operator=operator, page=page, form=AvailabilityForm(), returned=returned
     )
 
 

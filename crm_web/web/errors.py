@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, g, render_template
 from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..extensions import db
+from ..logs import current_request_id
 
 
 def error_page(status: int):
@@ -21,4 +26,21 @@ def error_page(status: int):
         503: (_("Temporarily unavailable"), _("The database is not answering. Try again in a moment.")),
     }
     title, text = titles.get(status, (_("Error"), _("Something went wrong.")))
-    return render_template("errors/error.html", status=status, title=title, text=text), status
+    _user_or_anonymous()
+    page = render_template(
+        "errors/error.html", status=status, title=title, text=text, request_id=current_request_id()
+    )
+    return page, status
+
+
+def _user_or_anonymous() -> None:
+    """Load the signed-in user now, or show the page as to a visitor.
+
+    When loading the user is what failed (the database is away), the layout
+    would try again and fail inside the error page: render it anonymous.
+    """
+    try:
+        current_user.is_authenticated  # noqa: B018 - loads and caches the user
+    except SQLAlchemyError:
+        db.session.rollback()
+        g._login_user = current_app.login_manager.anonymous_user()  # Flask-Login's per-request cache

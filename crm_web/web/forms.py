@@ -44,6 +44,20 @@ class SourceForm(FlaskForm):
                        "Leave empty to derive it from the name."),
     )
     is_active = BooleanField(_l("Enabled (accepts webhooks)"), default=True)
+    # Checked by the service (crm_web/domain/site_forms.py); the form only carries the text.
+    allowed_origins = TextAreaField(
+        _l("Sites allowed to send from the browser (CORS)"),
+        validators=[Optional(), Length(max=5000)],
+        description=_l("One origin per line, e.g. https://www.example.com. Only needed for scripts "
+                       "(fetch) on those sites; a plain HTML form works from any site. Empty: none."),
+        render_kw={"rows": 3, "spellcheck": "false"},
+    )
+    thank_you_url = StringField(
+        _l("Thank-you page"),
+        validators=[Optional(), Length(max=2048)],
+        description=_l("Where a visitor's browser goes after sending a plain HTML form, e.g. "
+                       "https://www.example.com/thanks. Empty: the form gets the JSON answer."),
+    )
 
 
 class IntakeForm(FlaskForm):

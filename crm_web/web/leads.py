@@ -1,16 +1,22 @@
-"""/leads: search by phone, email, external id or name; one lead with its history."""
+"""/leads: search; one lead with its history; possible duplicates and merging them (supervisors)."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField
+from wtforms.validators import InputRequired
 
 from ..extensions import db
-from ..services.errors import NotFound, ValidationError
+from ..services.errors import Conflict, NotFound, ValidationError
 from ..services.leads import MAX_QUERY, lead_with_history, possible_duplicates, search_leads
+from ..services.merge import AlreadyMerged, dismiss_pair, list_duplicate_pairs, merge_leads, preview_merge
+from ..services.validation import is_id
 from . import bp
-from .access import staff_required
-from .queue import PER_PAGE, after_arg, page_arg
+from .access import staff_required, supervisor_required
+from .queue import PER_PAGE, after_arg, page_arg, safe_next
 
 
 @bp.get("/leads")
@@ -37,3 +43,106 @@ def lead(lead_id: int):
     return render_template(
         "leads/detail.html", lead=lead, duplicates=possible_duplicates(db.session, lead_id)
     )
+
+
+# --- possible duplicates and merging (supervisors) ---------------------------
+
+
+class MergeForm(FlaskForm):
+    """Confirm a merge previewed with `token` (the leads' state when the preview was shown)."""
+
+    keep = IntegerField(validators=[InputRequired()])
+    other = IntegerField(validators=[InputRequired()])
+    token = HiddenField(validators=[InputRequired()])
+
+
+class DismissForm(FlaskForm):
+    lead = IntegerField(validators=[InputRequired()])
+    other = IntegerField(validators=[InputRequired()])
+
+
+@bp.get("/leads/duplicates")
+@supervisor_required
+def duplicates():
+    page = list_duplicate_pairs(db.session, page_arg(), PER_PAGE, after_arg())
+    return render_template("leads/duplicates.html", page=page)
+
+
+@bp.get("/leads/merge")
+@supervisor_required
+def merge_preview():
+    keep, other = request.args.get("keep", type=int), request.args.get("other", type=int)
+    if keep is None or other is None or not is_id(keep) or not is_id(other):
+        abort(404)
+    try:
+        plan = preview_merge(db.session, keep, other)
+    except NotFound:
+        abort(404)
+    except ValidationError:
+        abort(422)  # a lead into itself: the pages never offer it
+    except Conflict as exc:
+        return _merge_problem(exc)
+    return render_template("leads/merge_preview.html", plan=plan, problem=None)
+
+
+@bp.post("/leads/merge")
+@supervisor_required
+def merge_confirm():
+    form = MergeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    keep, other = form.keep.data, form.other.data
+    if not is_id(keep) or not is_id(other):
+        abort(404)
+    try:
+        result = merge_leads(db.session, keep, other, form.token.data)
+    except NotFound:
+        abort(404)
+    except ValidationError:
+        abort(422)
+    except Conflict as exc:
+        if exc.code == "changed":
+            # Show what the merge would do now; confirming that is the user's choice.
+            try:
+                plan = preview_merge(db.session, keep, other)
+            except (NotFound, Conflict) as again:
+                return _merge_problem(again if isinstance(again, Conflict) else exc)
+            problem = _("The leads changed since you looked (a new request or another merge). "
+                        "Check the preview again before you confirm.")
+            return render_template(
+                "leads/merge_preview.html", plan=plan, problem=problem
+            ), 409
+        return _merge_problem(exc)
+    flash(ngettext(
+        "Lead #%(other)s merged into this one; %(num)d contact moved.",
+        "Lead #%(other)s merged into this one; %(num)d contacts moved.",
+        result.moved_contacts, other=result.merged_lead_id,
+    ), "success")
+    return redirect(url_for("web.lead", lead_id=result.kept_id), code=303)
+
+
+def _merge_problem(exc: Conflict):
+    """A lead merged away meanwhile (another supervisor, or a second click): 409 with a way on."""
+    if isinstance(exc, AlreadyMerged):
+        problem = _("Lead #%(id)s was already merged into lead #%(kept)s.", id=exc.lead_id, kept=exc.kept_id)
+        kept = exc.kept_id
+    else:
+        problem, kept = _("One of the leads changed meanwhile; look again."), None
+    return render_template("leads/merge_preview.html", plan=None, problem=problem, kept=kept), 409
+
+
+@bp.post("/leads/duplicates/dismiss")
+@supervisor_required
+def dismiss_duplicate():
+    form = DismissForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        dismiss_pair(db.session, form.lead.data, form.other.data)
+    except NotFound:
+        flash(_("That pair was already dismissed or merged."), "warning")
+    else:
+        flash(_("Lead #%(a)s and lead #%(b)s are no longer listed as possible duplicates.",
+                a=form.lead.data, b=form.other.data), "success")
+    back = safe_next(request.form.get("next")) or url_for("web.duplicates")
+    return redirect(back, code=303)

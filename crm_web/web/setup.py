@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask
 from flask_babel import Babel, format_datetime, format_decimal, format_timedelta
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
+from ..services.preferences import SUPPORTED_LOCALES
 from ..services.stats import queue_size
 from .access import configure_login
+from .i18n import LANGUAGE_NAMES, compile_catalogs, select_locale
 
-SUPPORTED_LOCALES = ("en",)
+__all__ = ["SUPPORTED_LOCALES", "babel", "configure_web", "select_locale"]
+
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 babel = Babel()
-
-
-def select_locale() -> str:
-    return request.accept_languages.best_match(SUPPORTED_LOCALES) or SUPPORTED_LOCALES[0]
 
 
 def configure_web(app: Flask) -> None:
     from . import bp
 
+    compile_catalogs(TRANSLATIONS)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     babel.init_app(app, locale_selector=select_locale)
     configure_login()
     app.register_blueprint(bp)
@@ -38,7 +41,10 @@ def configure_web(app: Flask) -> None:
     def layout_data():
         from flask_babel import get_locale
 
-        data = {"current_locale": str(get_locale() or "en")}
+        data = {
+            "current_locale": str(get_locale() or "en"),
+            "languages": [(code, LANGUAGE_NAMES[code]) for code in SUPPORTED_LOCALES],
+        }
         try:
             if current_user.is_authenticated:
                 data["queue_size"] = queue_size(db.session)

@@ -8,6 +8,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 
 from ..domain.choice import shares
+from ..domain.site_forms import origins_from_text, split_origins
 from ..domain.weights import format_weight, parse_weight
 from ..extensions import db
 from ..services import sources as service
@@ -17,6 +18,7 @@ from . import bp
 from .access import supervisor_required
 from .forms import EmptyForm, SourceForm
 from .formutil import apply_errors
+from .i18n import translate
 
 
 def _source_or_404(source_id: int):
@@ -38,7 +40,7 @@ def sources():
 def new_source():
     form = SourceForm()
     if form.validate_on_submit():
-        data = {"name": form.name.data}
+        data = {"name": form.name.data, **_site_form_data(form)}
         if form.key.data and form.key.data.strip():
             data["key"] = form.key.data
         try:
@@ -62,6 +64,7 @@ def source(source_id: int):
         "sources/detail.html",
         source=source,
         webhook_url=_webhook_url(source.key),
+        allowed_origins=origins_from_text(source.allowed_origins),
         rules=rules,
         weights={rule.operator_id: format_weight(rule.weight) for rule in rules},
         shares={op_id: _percent(value) for op_id, value in share.items()},
@@ -75,7 +78,8 @@ def edit_source(source_id: int):
     source = _source_or_404(source_id)
     form = SourceForm(obj=source)
     if form.validate_on_submit():
-        data = {"name": form.name.data, "key": form.key.data or "", "is_active": form.is_active.data}
+        data = {"name": form.name.data, "key": form.key.data or "", "is_active": form.is_active.data,
+                **_site_form_data(form)}
         try:
             service.update_source(db.session, source_id, data)
         except (ValidationError, Conflict) as exc:
@@ -126,7 +130,7 @@ def weights(source_id: int):
             try:
                 service.replace_distribution(db.session, source_id, table)
             except ValidationError as exc:  # an operator was deleted meanwhile
-                form.form_errors.append(exc.message)
+                form.form_errors.append(translate(exc.message))
             else:
                 flash(_("Weights of %(name)s saved.", name=source.name), "success")
                 return redirect(url_for("web.weights", source_id=source_id), code=303)
@@ -155,8 +159,16 @@ def _parse_weights(values: dict[int, str]) -> tuple[dict[int, Decimal], dict[int
             # A decimal comma is what many keyboards type; the live shares accept it too.
             table[op_id] = parse_weight(text.replace(",", ".", 1))
         except ValueError as exc:
-            errors[op_id] = str(exc)
+            errors[op_id] = translate(str(exc))
     return table, errors
+
+
+def _site_form_data(form: SourceForm) -> dict:
+    """Allowed origins as typed (one per line) and the thank-you URL, for the service to check."""
+    return {
+        "allowed_origins": split_origins(form.allowed_origins.data or ""),
+        "thank_you_url": form.thank_you_url.data or None,
+    }
 
 
 def _webhook_url(key: str) -> str:

@@ -1,26 +1,39 @@
-"""POST /webhooks/<source_key>: the public intake of site forms."""
+"""POST /webhooks/<source_key>: the public intake of site forms.
+
+Browsers get two more things (see `for_browsers`): CORS for the origins a
+source allows, and for a plain HTML form post to a source with a thank-you
+URL, a 303 to it (or a small error page) instead of JSON.
+"""
 
 from __future__ import annotations
 
 import io
-import json
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, redirect, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
 from ..domain.identifiers import ContactInput, parse_contact_input
 from ..extensions import db, limiter
+from ..json_body import parse_json
 from ..json_errors import error_response
 from ..request_context import set_request_actor
 from ..services.errors import NotFound, ValidationError
 from ..services.intake import WrongToken, webhook_intake
+from ..services.site_forms import site_form
 
 bp = Blueprint("webhooks", __name__)
 
 MAX_BODY = 64 * 1024
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 MAX_IDEMPOTENCY_KEY = 255
+PREFLIGHT_HEADERS = {
+    "Access-Control-Allow-Methods": "POST",
+    "Access-Control-Allow-Headers": "Content-Type, X-Webhook-Token, Idempotency-Key",
+    # Short, so that an origin removed from a source stops being pre-approved soon.
+    "Access-Control-Max-Age": "600",
+}
 
 
 def _rate_limit() -> str:
@@ -31,13 +44,19 @@ def _rate_limit_off() -> bool:
     return not current_app.config["CRM_WEBHOOK_RATE_LIMIT"]
 
 
-# The limit is the blueprint's (its only route is this one): checked in the
+# The limit is the blueprint's (the webhook and its CORS preflight): checked in the
 # limiter's before_request hook, which costs nothing when the limit is off
 # (RATELIMIT_ENABLED follows CRM_WEBHOOK_RATE_LIMIT), unlike a route decorator.
 limiter.limit(_rate_limit, exempt_when=_rate_limit_off)(bp)
 
 
-@bp.post("/webhooks/<source_key>")
+@bp.route("/webhooks/<source_key>", methods=["OPTIONS"])
+def preflight(source_key: str):
+    """CORS preflight: 204; the CORS headers themselves are added by `for_browsers`."""
+    return "", 204
+
+
+@bp.post("/webhooks/<source_key>", provide_automatic_options=False)
 def receive(source_key: str):
     set_request_actor(f"webhook {source_key[:64]}")
     token = request.headers.get("X-Webhook-Token") or request.args.get("token") or ""
@@ -119,9 +138,90 @@ def _read_body():
         except RequestEntityTooLarge:
             return None, _too_large()
     try:
-        payload = json.loads(raw)
+        payload = parse_json(raw)
     except (ValueError, RecursionError):
         return None, error_response(400, "Body is not valid JSON.")
     if not isinstance(payload, dict):
         return None, error_response(400, "Body must be a JSON object.")
     return payload, None
+
+
+@bp.after_request
+def for_browsers(response):
+    """CORS headers for an allowed Origin; a 303 or an HTML page for a plain form post.
+
+    Runs on every answer of this blueprint (errors and 429 included). A
+    request with no Origin header that is not a plain form post (every JSON
+    integration) returns at once: no query. Otherwise one indexed read of
+    the source's settings (see services/site_forms.py).
+    """
+    origin = request.headers.get("Origin")
+    page = request.method == "POST" and _plain_form_post()
+    if not origin and not page:
+        return response
+    settings = _site_form()
+    if settings is not None and page and settings.thank_you_url:
+        response = _page_for_visitor(response, settings.thank_you_url)
+    response.vary.add("Origin")
+    if settings is None:
+        return response
+    if origin and origin in settings.origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        if request.method == "OPTIONS":
+            response.headers.update(PREFLIGHT_HEADERS)
+    return response
+
+
+def _plain_form_post() -> bool:
+    """A form's body from a client that does not rank JSON above HTML (a browser's form)."""
+    if request.mimetype not in FORM_TYPES:
+        return False
+    accept = request.accept_mimetypes
+    return accept.quality("application/json") <= accept.quality("text/html")
+
+
+def _site_form():
+    source_key = (request.view_args or {}).get("source_key", "")
+    try:
+        return site_form(db.session, source_key)
+    except SQLAlchemyError:
+        # The answer was already decided; without the settings it goes out as JSON without CORS.
+        db.session.rollback()
+        current_app.logger.warning("webhook: could not read the site form settings", exc_info=True)
+        return None
+
+
+def _page_for_visitor(response, thank_you_url: str):
+    """What a person who pressed "Send" on a site should see instead of JSON."""
+    if response.status_code in (200, 201):
+        return redirect(thank_you_url, code=303)
+    if response.status_code < 400 or response.mimetype != "application/json":
+        return response
+    error = (response.get_json(silent=True) or {}).get("error") or {}
+    message = error.get("message", "")
+    details = [
+        f"{field}: {text}"
+        for field, texts in (error.get("fields") or {}).items()
+        for text in texts
+        if text != message
+    ]
+    page = current_app.make_response(
+        render_template(
+            "webhooks/error.html",
+            status=response.status_code,
+            message=message,
+            details=details,
+            back_url=_back_url(),
+        )
+    )
+    page.status_code = response.status_code
+    for header in ("Retry-After", "Vary"):
+        if header in response.headers:
+            page.headers[header] = response.headers[header]
+    return page
+
+
+def _back_url() -> str | None:
+    """The page the form was on, if the browser said so (it usually does)."""
+    referrer = request.referrer or ""
+    return referrer if referrer.startswith(("https://", "http://")) else None

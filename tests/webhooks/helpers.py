@@ -55,7 +55,7 @@ def assert_error(response, status: int, *, fields: set[str] | None = None) -> di
     assert isinstance(error["code"], str) and error["code"]
     assert isinstance(error["message"], str) and error["message"]
     if status == 422:
-        assert set(error) == {"code", "message", "fields"}, error
+        assert set(error) == {"code", "message", "fields", "request_id"}, error
         assert error["code"] == "validation_error"
         assert isinstance(error["fields"], dict) and error["fields"]
         for messages in error["fields"].values():
@@ -64,7 +64,9 @@ def assert_error(response, status: int, *, fields: set[str] | None = None) -> di
         if fields is not None:
             assert set(error["fields"]) == fields, error["fields"]
     else:
-        assert set(error) == {"code", "message"}, error
+        assert set(error) == {"code", "message", "request_id"}, error
+    # The request's id, as in its X-Request-ID header and the logs.
+    assert error["request_id"] and error["request_id"] == response.headers["X-Request-ID"], error
     return error
 
 

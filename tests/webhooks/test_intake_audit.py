@@ -37,12 +37,12 @@ def test_auto_assignment_records_candidates_loads_weights_and_the_draw(app, clie
     )
 
     [event] = events(app)
-    assert (event.action, event.subject_type, event.subject_id) == ("contact.assigned", "contact", body["id"])
+    assert (event.action, event.subject_type, event.subject_id) == ("contact.assigned", "contact", body["contact"]["id"])
     assert event.actor_label == "webhook site"
     assert event.request_id == "req-12345678"
     details = json.loads(event.details)
     assert details["mode"] == "auto"
-    assert details["operator_id"] == contact_operator(app, body["id"]) == body["operator"]["id"]
+    assert details["operator_id"] == contact_operator(app, body["contact"]["id"]) == body["contact"]["operator"]["id"]
     assert {c["name"]: (c["weight"], c["load"], c["max_load"]) for c in details["candidates"]} == {
         "Anna": ("1.00", 0, 5),
         "Boris": ("3.00", 0, 3),
@@ -62,7 +62,7 @@ def test_nobody_free_records_the_queueing(app, client, factory):
     body = assert_created(post_json(client, source, {"email": "a@example.com"}))
 
     [event] = events(app)
-    assert (event.action, event.subject_id) == ("contact.queued", body["id"])
+    assert (event.action, event.subject_id) == ("contact.queued", body["contact"]["id"])
     details = json.loads(event.details)
     assert details["reason"] == "no_operator_free"
     assert details["candidates"] == []  # the full operator was never eligible

@@ -1,0 +1,191 @@
+"""CSV exports of contacts and leads, produced in batches so any size streams in constant memory.
+
+Each generator yields text chunks: first a byte order mark and the header
+row (Excel then reads the file as UTF-8, Cyrillic included), then one chunk
+per batch of rows. Batches are keyset pages in the list's own order, each
+read in its own short transaction on a connection of its own, so a slow
+download holds no transaction open and a million rows never sit in memory.
+Quoting is RFC 4180 (the csv module, CRLF line ends); dates are ISO 8601
+in UTC; a text cell that starts like a formula gets a leading apostrophe
+(OWASP "CSV injection").
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from ..domain.identifiers import normalize_email, normalize_phone
+from ..models import Contact, Lead, Operator, Source
+from .contacts import ContactFilters, _filtered
+from .errors import ValidationError
+from .leads import MAX_QUERY, _contains
+
+BATCH_SIZE = 2_000
+BOM = "\ufeff"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+CONTACT_COLUMNS = (
+    "id", "created_at", "status", "source", "operator", "lead_id", "lead_name", "lead_phone",
+    "lead_email", "lead_external_id", "name", "message", "assigned_at", "closed_at",
+)
+LEAD_COLUMNS = ("id", "created_at", "name", "phone", "email", "external_id", "contacts", "last_contact_at")
+
+
+_FORMULA_START = frozenset(FORMULA_START)
+
+
+def cells(row) -> list:
+    """A row's CSV cells: None empty, numbers as they are, formula-like text neutralised.
+
+    The hot loop of an export (a million rows, 14 cells each): one comprehension,
+    no function call per cell. Dates arrive already formatted by the database.
+    """
+    return [
+        "" if v is None else ("'" + v if v[:1] in _FORMULA_START else v) if v.__class__ is str else v
+        for v in row
+    ]
+
+
+def _iso(session: Session, column):
+    """ISO 8601 in UTC ("2026-11-25T09:30:00Z"), formatted by the database (cheaper than in Python)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+    return func.strftime("%Y-%m-%dT%H:%M:%SZ", column)  # stored as naive UTC text
+
+
+class _Pieces(list):
+    """What csv.writer writes to: the pieces of one chunk, joined once (no growing buffer)."""
+
+    write = list.append
+
+
+def _chunks(rows: Iterator[list], columns: tuple[str, ...]) -> Iterator[str]:
+    """The header, then one chunk of CSV text per batch (each batch is one list of rows)."""
+    pieces = _Pieces([BOM])
+    writer = csv.writer(pieces)  # excel dialect: RFC 4180 quoting, CRLF
+    writer.writerow(columns)
+    yield "".join(pieces)
+    for batch in rows:
+        pieces.clear()
+        writer.writerows(map(cells, batch))
+        yield "".join(pieces)
+
+
+def _batches(session: Session, page: Callable, batch_size: int) -> Iterator[list]:
+    """Call page(conn, last_id, size) until a batch comes back short; a row's first cell is its id."""
+    engine = session.get_bind()
+    cursor = None
+    while True:
+        with engine.connect() as conn:  # one short read transaction per batch
+            rows = page(conn, cursor, batch_size)
+        if rows:
+            yield rows
+        if len(rows) < batch_size:
+            return
+        cursor = rows[-1][0]
+
+
+# --- contacts ----------------------------------------------------------------
+
+_lead = aliased(Lead)
+_operator = aliased(Operator)
+_source = aliased(Source)
+
+
+def contact_rows(session: Session, filters: ContactFilters, batch_size: int = BATCH_SIZE) -> Iterator[str]:
+    """CSV chunks of the contacts matching `filters`, in the order of the list page.
+
+    Newest first; the unassigned queue oldest first (keyset on created_at, id).
+    """
+    queue = filters.status == "unassigned"
+    status = case(
+        (Contact.is_active.is_(False), "closed"),
+        (Contact.operator_id.is_(None), "unassigned"),
+        else_="assigned",
+    )
+    base = _filtered(
+        select(  # in CONTACT_COLUMNS order
+            Contact.id, _iso(session, Contact.created_at), status, _source.name, _operator.name,
+            Contact.lead_id, _lead.name, _lead.phone, _lead.email, _lead.external_id, Contact.name,
+            Contact.message, _iso(session, Contact.assigned_at), _iso(session, Contact.closed_at),
+        )
+        .join(_source, _source.id == Contact.source_id)
+        .join(_lead, _lead.id == Contact.lead_id)
+        .outerjoin(_operator, _operator.id == Contact.operator_id),
+        filters,
+    )
+    if queue:
+        base = base.order_by(Contact.created_at.asc(), Contact.id.asc())
+    else:
+        base = base.order_by(Contact.id.desc())
+
+    def page(conn, last_id, size):
+        query = base
+        if last_id is not None:
+            if queue:
+                pivot = select(Contact.created_at).where(Contact.id == last_id).scalar_subquery()
+                query = query.where(or_(
+                    Contact.created_at > pivot, and_(Contact.created_at == pivot, Contact.id > last_id)
+                ))
+            else:
+                query = query.where(Contact.id < last_id)
+        return conn.execute(query.limit(size)).all()
+
+    return _chunks(_batches(session, page, batch_size), CONTACT_COLUMNS)
+
+
+# --- leads -------------------------------------------------------------------
+
+
+def lead_search_condition(q: str | None, region: str):
+    """The condition of /leads?q= (see services.leads.search_leads); None: every lead."""
+    text = (q or "").strip()
+    if len(text) > MAX_QUERY:
+        raise ValidationError.single("q", f"Search for at most {MAX_QUERY} characters.")
+    if not text:
+        return None
+    conditions = [Lead.external_id == text]
+    for field, normalise in (("phone", lambda v: normalize_phone(v, region)), ("email", normalize_email)):
+        with suppress(ValueError):
+            conditions.append(getattr(Lead, field) == normalise(text))
+    if len(conditions) == 1:
+        conditions.append(Lead.name.ilike(_contains(text), escape="\\"))
+    return or_(*conditions)
+
+
+def lead_rows(session: Session, q: str | None, region: str, batch_size: int = BATCH_SIZE) -> Iterator[str]:
+    """CSV chunks of the leads the search `q` finds (every lead without one), newest first.
+
+    Raises ValidationError at once (before any chunk) for a query that is too long.
+    """
+    condition = lead_search_condition(q, region)
+    base = select(
+        Lead.id, _iso(session, Lead.created_at), Lead.name, Lead.phone, Lead.email, Lead.external_id
+    )
+    if condition is not None:
+        base = base.where(condition)
+    base = base.order_by(Lead.id.desc())
+    newest = _iso(session, func.max(Contact.created_at))
+
+    def page(conn, last_id, size):
+        query = base if last_id is None else base.where(Lead.id < last_id)
+        leads = conn.execute(query.limit(size)).all()
+        if not leads:
+            return leads
+        # Contact counts of this batch only: one indexed GROUP BY per batch.
+        stats = {
+            lead_id: (count, last)
+            for lead_id, count, last in conn.execute(
+                select(Contact.lead_id, func.count(Contact.id), newest)
+                .where(Contact.lead_id.in_([r[0] for r in leads]))
+                .group_by(Contact.lead_id)
+            )
+        }
+        return [(*r, *stats.get(r[0], (0, None))) for r in leads]
+
+    return _chunks(_batches(session, page, batch_size), LEAD_COLUMNS)

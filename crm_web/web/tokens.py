@@ -1,0 +1,76 @@
+"""/tokens: every signed-in user lists, issues and revokes its own API tokens."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, StringField
+from wtforms.validators import Length, NumberRange, Optional
+
+from ..extensions import db
+from ..models import utcnow
+from ..services import users as service
+from ..services.errors import NotFound, ValidationError
+from . import bp
+from .access import staff_required
+from .forms import EmptyForm
+from .formutil import apply_errors
+
+
+class TokenForm(FlaskForm):
+    label = StringField(_l("Label"), validators=[Optional(), Length(max=service.MAX_TOKEN_LABEL)],
+                        description=_l("What the token is for, e.g. the integration that uses it."))
+    expires_in_days = IntegerField(
+        _l("Expires after (days)"),
+        validators=[Optional(), NumberRange(min=1, max=service.MAX_TOKEN_DAYS)],
+        description=_l("Leave empty for a token that never expires."),
+    )
+
+
+def _page(form: TokenForm, new_token: str | None = None, status: int = 200):
+    user = current_user._get_current_object()
+    body = render_template(
+        "tokens/list.html", form=form, tokens=service.tokens_of(db.session, user),
+        new_token=new_token, now=utcnow(),
+    )
+    # The page with a new secret must not be kept by the browser or a proxy.
+    return body, status, {"Cache-Control": "no-store"}
+
+
+@bp.get("/tokens")
+@staff_required
+def tokens():
+    return _page(TokenForm(formdata=None))
+
+
+@bp.post("/tokens")
+@staff_required
+def issue_token():
+    form = TokenForm()
+    if form.validate_on_submit():
+        try:
+            token = service.issue_token_for_days(
+                db.session, current_user._get_current_object(), form.label.data, form.expires_in_days.data
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            # Shown on this answer only: there is no way to read it again.
+            return _page(TokenForm(formdata=None), new_token=token)
+    return _page(form, status=422 if form.errors or form.form_errors else 400)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@staff_required
+def revoke_token(token_id: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        token = service.revoke_token(db.session, token_id, current_user._get_current_object(), own_only=True)
+    except NotFound:
+        abort(404)
+    flash(_("Token #%(id)s is revoked: it no longer works.", id=token.id), "success")
+    return redirect(url_for("web.tokens"), code=303)

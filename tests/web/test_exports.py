@@ -1,0 +1,260 @@
+"""CSV exports of /contacts and /leads: filters, format, who may download, streaming in batches."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tracemalloc
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import event, insert, update
+
+from crm_web.extensions import db
+from crm_web.models import Contact, Lead, User
+from crm_web.services.contacts import close_contact
+from crm_web.services.exports import CONTACT_COLUMNS, LEAD_COLUMNS
+
+BOM = "\ufeff"
+
+
+def rows_of(response) -> list[dict]:
+    text = response.get_data(as_text=True)
+    assert text.startswith(BOM)
+    return list(csv.DictReader(io.StringIO(text[1:], newline="")))
+
+
+def list_ids(html: str, kind: str) -> list[int]:
+    return [int(n) for n in re.findall(rf'<td><a href="/{kind}/(\d+)">#', html)]
+
+
+@pytest.fixture
+def sources(factory):
+    op_a = factory.operator("Anna", max_load=10)
+    op_b = factory.operator("Boris", max_load=10)
+    return {
+        "site": factory.source(name="Website form", weights={op_a: 1}),
+        "call": factory.source(name="Call centre", weights={op_b: 1}),
+        "night": factory.source(name="Night line"),  # nobody: its contacts queue up
+        "ops": (op_a, op_b),
+    }
+
+
+@pytest.fixture
+def contacts(make_contact, sources, app):
+    made = [
+        make_contact(sources["site"], phone="+7 999 000-00-01", name="Ivan"),
+        make_contact(sources["call"], email="olga@example.org", name="Ольга Смирнова",
+                     message='Said "call me", tomorrow,\nafter 10'),
+        make_contact(sources["night"], external_id="crm-3", name="=HYPERLINK(\"http://evil\")",
+                     message="@SUM(A1:A9)"),
+        make_contact(sources["night"], phone="+7 999 000-00-04", message="-2+3"),
+        make_contact(sources["site"], email="tab@example.org"),
+    ]
+    with app.app_context():
+        # Intake trims what it stores; older data or another writer need not have.
+        db.session.execute(update(Contact).where(Contact.id == made[4].id).values(
+            name="\tTabbed", message="\rReturn"
+        ))
+        db.session.commit()
+        close_contact(db.session, made[0].id, User(id=0, email="boss@example.com", role="supervisor"))
+        db.session.remove()
+    return made
+
+
+def test_anonymous_visitors_are_sent_to_login(client):
+    for path in ("/contacts/export.csv", "/leads/export.csv"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/login")
+
+
+def test_contacts_export_headers_bom_header_row_and_iso_dates(client, sign_in, contacts):
+    sign_in()
+    response = client.get("/contacts/export.csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.mimetype_params["charset"] == "utf-8"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="contacts-{date.today().isoformat()}.csv"'
+    )
+    assert response.headers["Cache-Control"] == "no-store"
+    raw = response.get_data()
+    assert raw.startswith(b"\xef\xbb\xbf" + b"id,created_at,status,source,operator,lead_id,")
+    assert "Ольга Смирнова".encode() in raw  # UTF-8
+    rows = rows_of(response)
+    assert tuple(rows[0]) == CONTACT_COLUMNS
+    assert [int(r["id"]) for r in rows] == sorted((c.id for c in contacts), reverse=True)
+    first = rows[-1]
+    assert first["status"] == "closed"
+    assert first["operator"] == "Anna" and first["source"] == "Website form"
+    for field in ("created_at", "assigned_at", "closed_at"):
+        parsed = datetime.fromisoformat(first[field])
+        assert parsed.utcoffset() == timedelta(0)
+        assert abs(parsed - datetime.now(UTC)) < timedelta(minutes=5)
+    assert (rows[0]["status"], rows[0]["closed_at"]) == ("assigned", "")
+    queued = next(r for r in rows if r["id"] == str(contacts[3].id))
+    assert (queued["status"], queued["operator"], queued["assigned_at"]) == ("unassigned", "", "")
+
+
+def test_quoting_of_commas_quotes_and_newlines(client, sign_in, contacts):
+    sign_in()
+    response = client.get("/contacts/export.csv")
+    raw = response.get_data(as_text=True)
+    assert '"Said ""call me"", tomorrow,\nafter 10"' in raw  # RFC 4180
+    assert raw.count("\r\n") >= len(contacts) + 1  # CRLF line ends
+    olga = next(r for r in rows_of(response) if r["lead_email"] == "olga@example.org")
+    assert olga["message"] == 'Said "call me", tomorrow,\nafter 10'
+    assert olga["name"] == "Ольга Смирнова"
+
+
+def test_formula_like_cells_get_an_apostrophe(client, sign_in, contacts):
+    sign_in()
+    rows = {int(r["id"]): r for r in rows_of(client.get("/contacts/export.csv"))}
+    evil = rows[contacts[2].id]
+    assert evil["name"] == "'=HYPERLINK(\"http://evil\")"
+    assert evil["lead_name"] == "'=HYPERLINK(\"http://evil\")"
+    assert evil["message"] == "'@SUM(A1:A9)"
+    assert rows[contacts[3].id]["message"] == "'-2+3"
+    assert rows[contacts[3].id]["lead_phone"] == "'+79990000004"  # E.164 starts with +: kept as text
+    assert rows[contacts[4].id]["name"] == "'\tTabbed"
+    assert rows[contacts[4].id]["message"] == "'\rReturn"
+    assert rows[contacts[0].id]["name"] == "Ivan"  # plain text untouched
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["status=unassigned", "status=assigned", "status=closed", "source=night", "source=site&status=closed",
+     "operator=0", "operator=1"],
+)
+def test_contacts_export_honours_the_list_filters(client, sign_in, contacts, sources, app, query):
+    app.config["CRM_EXPORT_BATCH_SIZE"] = 2  # several keyset batches even here
+    sign_in()
+    args = query
+    for name, value in (("source", "site"), ("source", "night")):
+        args = args.replace(f"{name}={value}", f"source_id={sources[value].id}")
+    for i, op in enumerate(sources["ops"]):
+        args = args.replace(f"operator={i}", f"operator_id={op.id}")
+    listed = list_ids(client.get(f"/contacts?{args}").get_data(as_text=True), "contacts")
+    exported = [int(r["id"]) for r in rows_of(client.get(f"/contacts/export.csv?{args}"))]
+    assert exported == listed  # same rows, same order (the queue: oldest first)
+    assert exported, "the filter should match something"
+
+
+def test_the_list_page_links_to_the_export_with_its_filters(client, sign_in, contacts, sources):
+    sign_in()
+    html = client.get(f"/contacts?status=unassigned&source_id={sources['night'].id}").get_data(as_text=True)
+    link = re.search(r'href="(/contacts/export\.csv[^"]*)"', html).group(1).replace("&amp;", "&")
+    assert "status=unassigned" in link and f"source_id={sources['night'].id}" in link
+    assert 'href="/leads/export.csv?q=olga"' in client.get("/leads?q=olga").get_data(as_text=True)
+
+
+def test_invalid_filters_are_422(client, sign_in, contacts):
+    sign_in()
+    assert client.get("/contacts/export.csv?status=nonsense").status_code == 422
+    assert client.get("/contacts/export.csv?source_id=999999").status_code == 422
+    assert client.get("/leads/export.csv?q=" + "x" * 321).status_code == 422
+
+
+def test_operator_users_export_what_their_list_pages_show(client, sign_in, contacts):
+    sign_in("operator")  # operators see every contact and lead on /contacts and /leads
+    listed = list_ids(client.get("/contacts").get_data(as_text=True), "contacts")
+    assert [int(r["id"]) for r in rows_of(client.get("/contacts/export.csv"))] == listed
+    listed = list_ids(client.get("/leads").get_data(as_text=True), "leads")
+    assert [int(r["id"]) for r in rows_of(client.get("/leads/export.csv"))] == listed
+
+
+@pytest.mark.parametrize("q", ["", "8 (999) 000-00-04", "OLGA@example.org", "crm-3", "ольга", "nobody"])
+def test_leads_export_finds_what_the_search_finds(client, sign_in, contacts, app, q):
+    app.config["CRM_EXPORT_BATCH_SIZE"] = 2
+    sign_in()
+    listed = list_ids(client.get("/leads", query_string={"q": q}).get_data(as_text=True), "leads")
+    response = client.get("/leads/export.csv", query_string={"q": q})
+    assert response.headers["Content-Disposition"] == f'attachment; filename="leads-{date.today()}.csv"'
+    rows = rows_of(response)
+    assert [int(r["id"]) for r in rows] == listed
+
+
+def test_leads_export_columns_and_contact_counts(client, sign_in, contacts, make_contact, sources):
+    again = make_contact(sources["site"], phone="+7 999 000-00-01", message="back again")
+    sign_in()
+    response = client.get("/leads/export.csv")
+    assert response.get_data(as_text=True).splitlines()[0] == BOM + ",".join(LEAD_COLUMNS)
+    ivan = next(r for r in rows_of(response) if r["id"] == str(again.lead_id))
+    assert (ivan["name"], ivan["phone"], ivan["contacts"]) == ("Ivan", "'+79990000001", "2")
+    assert datetime.fromisoformat(ivan["last_contact_at"]) >= datetime.fromisoformat(ivan["created_at"])
+
+
+# --- streaming ---------------------------------------------------------------
+
+
+def bulk_contacts(app, source_id: int, count: int, message_size: int = 0) -> None:
+    """Many contacts at once, straight into the tables (the intake path is not under test here)."""
+    now = datetime.now(UTC)
+    message = "x" * message_size or None
+    with app.app_context():
+        with db.engine.begin() as conn:
+            lead_ids = conn.execute(
+                insert(Lead).returning(Lead.id),
+                [{"phone": f"+7998{i:07d}", "name": f"Bulk {i}", "created_at": now}
+                 for i in range(count // 4)],
+            ).scalars().all()
+            conn.execute(insert(Contact), [
+                {"lead_id": lead_ids[i % len(lead_ids)], "source_id": source_id, "is_active": True,
+                 "message": message, "created_at": now - timedelta(seconds=count - i)}
+                for i in range(count)
+            ])
+        db.engine.dispose()
+
+
+def test_the_export_streams_one_batch_at_a_time(client, sign_in, sources, app):
+    bulk_contacts(app, sources["night"].id, 1_000)
+    app.config["CRM_EXPORT_BATCH_SIZE"] = 100
+    sign_in()
+    selects: list[str] = []
+
+    def count(conn, cursor, statement, *rest):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM contacts" in statement:
+            selects.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.get("/contacts/export.csv?status=unassigned", buffered=False)
+        assert response.is_streamed
+        chunks = iter(response.response)
+        header = next(chunks)
+        first = next(chunks)
+        assert len(selects) == 1  # only the first batch has been read so far
+        assert header.startswith(BOM.encode())
+        rest = list(chunks)
+        response.close()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    body_chunks = [first, *rest]
+    assert len(body_chunks) == 10  # 1,000 rows in batches of 100
+    assert len(selects) == 11  # ten full batches, then an empty one says it is the end
+    text = b"".join([header, *body_chunks]).decode()
+    assert len(list(csv.reader(io.StringIO(text[1:], newline="")))) == 1_001
+
+
+def test_a_large_export_never_holds_the_whole_body(client, sign_in, sources, app):
+    """12 MB of CSV in batches of 100 rows: the peak of Python allocations stays far below the body."""
+    bulk_contacts(app, sources["night"].id, 6_000, message_size=2_000)
+    app.config["CRM_EXPORT_BATCH_SIZE"] = 100
+    sign_in()
+    total = 0
+    tracemalloc.start()
+    try:
+        response = client.get("/contacts/export.csv", buffered=False)
+        tracemalloc.reset_peak()
+        for chunk in response.response:
+            total += len(chunk)
+        response.close()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total > 12_000_000
+    assert peak < total / 5, f"peak {peak} bytes for a body of {total}"
