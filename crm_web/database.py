@@ -30,6 +30,9 @@ def engine_options(uri: str, pool_size: int) -> dict:
     # services/intake.py) and other requests answer 503 with Retry-After.
     # pool_recycle keeps connections younger than idle-timeouts on the way.
     return {
+        # A database host that drops packets must not hang a request until
+        # gunicorn's timeout: fail the connect after 5 s (answered with 503).
+        "connect_args": {"connect_timeout": 5},
         "pool_size": pool_size,
         "max_overflow": pool_size * 2,
         "pool_recycle": 1800,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Integer, String, Text, bindparam, insert, literal, null, select, true, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import serializers
@@ -63,8 +63,24 @@ def register_contact(
     idempotency_key: str | None = None,
 ) -> IntakeResult:
     """Store the contact, match its lead and hand it to an operator, atomically."""
-    with write_transaction(session):
+    try:
+        with write_transaction(session):
+            return _register(session, source.id, data, rng, idempotency_key)
+    except IntegrityError as exc:
+        if not _lead_vanished(exc):
+            raise
+    with write_transaction(session):  # matched again, now without the merged-away lead
         return _register(session, source.id, data, rng, idempotency_key)
+
+
+def _lead_vanished(exc: IntegrityError) -> bool:
+    """The matched lead was merged away (deleted) between the match and the insert.
+
+    PostgreSQL only (SQLite runs one writer at a time): the contact's
+    foreign key then fails and nothing was written; matching again finds
+    the lead that absorbed it.
+    """
+    return getattr(exc.orig, "sqlstate", None) == "23503"
 
 
 class WrongToken(ServiceError):
@@ -94,14 +110,19 @@ def webhook_intake(
 
     A pooled connection found dead at the first statement (the database was
     restarted; the pool does not ping) is retried once on a new one:
-    nothing had been written.
+    nothing had been written. So is a lead merged away between its match
+    and the contact's insert.
     """
     if not KEY_RE.match(source_key):  # also keeps NUL bytes away from PostgreSQL
         raise NotFound("Unknown or disabled source.")
     try:
         return _webhook_transaction(session, source_key, token, data, rng, idempotency_key)
     except _StaleConnection:
-        return _webhook_transaction(session, source_key, token, data, rng, idempotency_key)
+        pass
+    except IntegrityError as exc:
+        if not _lead_vanished(exc):
+            raise
+    return _webhook_transaction(session, source_key, token, data, rng, idempotency_key)
 
 
 def _webhook_transaction(session, source_key, token, data, rng, idempotency_key) -> IntakeResult | None:

@@ -31,7 +31,7 @@ def demo(app):
 def test_report_draws_its_charts_for_the_demo_data(demo, new_page, sign_in):
     page = new_page()
     refused: list[str] = []
-    page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on("console", lambda msg: "Content Security Policy" in msg.text and refused.append(msg.text))
     sign_in(page, "admin@example.com")
 
     page.locator("header.topbar nav").get_by_role("link", name="Reports").click()
@@ -53,12 +53,15 @@ def test_report_draws_its_charts_for_the_demo_data(demo, new_page, sign_in):
     box = bar.bounding_box()
     assert box and box["width"] > 5 and box["height"] > 5
     assert bar.evaluate("el => getComputedStyle(el).fill") == "rgb(144, 164, 174)"
-    actual_heights = [b.bounding_box()["height"] for b in page.locator("svg.chart-shares rect.bar.bar-actual").all()]
+    actual_bars = page.locator("svg.chart-shares rect.bar.bar-actual").all()
+    actual_heights = [b.bounding_box()["height"] for b in actual_bars]
     assert sum(1 for h in actual_heights if h > 1) >= 4, actual_heights
 
     # The demo spreads contacts over six days: the table counts them, some went to the queue.
     article = page.locator("article.report-source", has=page.get_by_role("heading", name="Call centre"))
-    expect(article).to_contain_text(re.compile(r"\d+ contacts in the period:\s+\d+ assigned automatically, \d+ went to the queue"))
+    expect(article).to_contain_text(
+        re.compile(r"\d+ contacts in the period:\s+\d+ assigned automatically, \d+ went to the queue")
+    )
     expect(article.locator("table.report-table tbody tr")).to_have_count(2)
 
     queue_chart = page.get_by_role("img", name="Queue per day")

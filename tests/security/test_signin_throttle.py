@@ -110,7 +110,9 @@ def test_every_failure_gets_the_same_page(client, factory, app):
     ]
     bodies = {re.sub(r'value="[^"]*"', 'value=""', r.get_data(as_text=True)) for r in answers}
     assert all(fails(r) for r in answers)
-    assert len(bodies) == 1, "\n".join(difflib.unified_diff(*[b.splitlines() for b in list(bodies)[:2]], lineterm=""))
+    assert len(bodies) == 1, "\n".join(
+        difflib.unified_diff(*[b.splitlines() for b in list(bodies)[:2]], lineterm="")
+    )
 
 
 def test_a_success_clears_the_account_but_not_the_address(client, factory):

@@ -34,7 +34,12 @@ def auto(operator, created: datetime) -> tuple:
     return (created, operator.id, created, None)
 
 
-def queued(created: datetime, assigned: datetime | None = None, operator=None, closed: datetime | None = None):
+def autos(operator, day: date, hour: int, count: int) -> list[tuple]:
+    """`count` automatic assignments a minute apart from `hour` on `day`."""
+    return [auto(operator, at(day, hour, i)) for i in range(count)]
+
+
+def queued(created: datetime, assigned: datetime | None = None, operator=None, closed=None):
     return (created, operator.id if operator else None, assigned, closed)
 
 
@@ -88,7 +93,7 @@ def test_counts_and_shares_for_known_data(app, client, sign_in, factory, put_con
     site = factory.source("Site", weights={anna: 3, boris: 1, clara: 1})
     other = factory.source("Other", weights={boris: 1})
     day = today() - timedelta(days=3)
-    put_contacts(site, [auto(anna, at(day, 9, i)) for i in range(6)] + [auto(boris, at(day, 10, i)) for i in range(2)]
+    put_contacts(site, autos(anna, day, 9, 6) + autos(boris, day, 10, 2)
                  + [queued(at(day, 11), at(day, 12), anna),  # assigned by hand an hour later
                     queued(at(day, 13)),  # still waiting
                     queued(at(day, 14), closed=at(day, 15)),  # closed while waiting
@@ -153,7 +158,7 @@ def test_flag_for_a_skewed_distribution(client, sign_in, factory, put_contacts):
     anna, boris = factory.operator("Anna"), factory.operator("Boris")
     site = factory.source("Site", weights={anna: 1, boris: 1})
     day = today() - timedelta(days=1)
-    put_contacts(site, [auto(anna, at(day, 8, i)) for i in range(40)] + [auto(boris, at(day, 9, i)) for i in range(10)])
+    put_contacts(site, autos(anna, day, 8, 40) + autos(boris, day, 9, 10))
     page = text_of(client.get(URL).get_data(as_text=True))
     assert 'data-flag="skewed"' in page
     assert "The difference is larger than chance explains." in page
@@ -167,7 +172,7 @@ def test_no_flag_for_a_fair_distribution(client, sign_in, factory, put_contacts)
     anna, boris = factory.operator("Anna"), factory.operator("Boris")
     site = factory.source("Site", weights={anna: 1, boris: 1})
     day = today() - timedelta(days=1)
-    put_contacts(site, [auto(anna, at(day, 8, i)) for i in range(26)] + [auto(boris, at(day, 9, i)) for i in range(24)])
+    put_contacts(site, autos(anna, day, 8, 26) + autos(boris, day, 9, 24))
     page = text_of(client.get(URL).get_data(as_text=True))
     assert 'data-flag="ok"' in page and 'data-flag="skewed"' not in page
     assert "The difference is within chance." in page
@@ -178,7 +183,7 @@ def test_few_contacts_are_not_flagged(client, sign_in, factory, put_contacts):
     sign_in("supervisor")
     anna, boris = factory.operator("Anna"), factory.operator("Boris")
     site = factory.source("Site", weights={anna: 1, boris: 1})
-    put_contacts(site, [auto(anna, at(today(), 0, i)) for i in range(9)])
+    put_contacts(site, autos(anna, today(), 0, 9))
     page = text_of(client.get(URL).get_data(as_text=True))
     assert 'data-flag="skewed"' not in page
     assert "Too few contacts for the test to say anything" in page
@@ -269,7 +274,7 @@ def test_period_filter(client, app, sign_in, factory, put_contacts):
     sign_in("supervisor")
     anna = factory.operator("Anna")
     site = factory.source("Site", weights={anna: 1})
-    put_contacts(site, [auto(anna, at(today() - timedelta(days=10), 9)), auto(anna, at(today() - timedelta(days=2), 9))])
+    put_contacts(site, [auto(anna, at(today() - timedelta(days=days), 9)) for days in (10, 2)])
     start = (today() - timedelta(days=3)).isoformat()
     assert run_report(app, **{"from": start})["Site"].auto_assigned == 1
     assert run_report(app)["Site"].auto_assigned == 2
@@ -286,7 +291,8 @@ def test_defaults_and_future_end(app):
         # An end after today is cut to today.
         cut = reports.parse_filters(db.session, {"from": "2025-05-01", "to": "2025-07-01"}, date(2025, 5, 31))
         assert cut.period == reports.Period(date(2025, 5, 1), date(2025, 5, 31))
-        longest = reports.parse_filters(db.session, {"from": "2023-06-01", "to": "2024-05-31"}, date(2024, 6, 1))
+        leap_year = {"from": "2023-06-01", "to": "2024-05-31"}
+        longest = reports.parse_filters(db.session, leap_year, date(2024, 6, 1))
         assert longest.period.days == reports.MAX_DAYS == 366
         db.session.remove()
 
