@@ -49,7 +49,15 @@ def keyset_page(fetch):
 
 def safe_next(target: str | None) -> str | None:
     """Only same-site paths, never another host (open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    # Browsers read "/\\host" like "//host" (another site): no backslash, no control characters.
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not any(ord(c) < 32 for c in target)
+        and not urlsplit(target).netloc
+    ):
         return target
     return None
 

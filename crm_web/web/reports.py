@@ -50,8 +50,9 @@ def distribution_report():
         pvalue=_pvalue,
         chart_desc=_chart_desc,
         percent=_percent,
-        alpha=fairness.ALPHA,
-        z_critical=fairness.Z_CRITICAL,
+        alpha=format_decimal(fairness.ALPHA),
+        num=format_decimal,
+        z_critical=format_decimal(fairness.Z_CRITICAL, "0.00"),
         min_expected=fairness.MIN_EXPECTED,
         max_days=service.MAX_DAYS,
     )
