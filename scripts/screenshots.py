@@ -142,6 +142,11 @@ def take_screenshots(base_url: str, out: Path) -> list[Path]:
         for width, height in WIDTHS.items():
             page = sign_in(browser, base_url, width, height)
             saved.append(shoot(page, "overview", width, out))
+            page.locator("details.nav-menu summary", has_text="Manage").click()
+            expect(page.get_by_role("link", name="Operators")).to_be_visible()
+            path = out / f"menu-{width}.png"
+            page.screenshot(path=str(path), animations="disabled", caret="hide")  # the viewport, menu open
+            saved.append(path)
             page.goto("/queue")
             expect(page.locator(".queue-table")).to_be_visible()
             saved.append(shoot(page, "queue", width, out))
@@ -159,6 +164,9 @@ def take_screenshots(base_url: str, out: Path) -> list[Path]:
             page.goto("/leads/duplicates")
             expect(page.locator(".duplicates-table tbody tr").first).to_be_visible()
             saved.append(shoot(page, "duplicates", width, out))
+            page.goto("/audit")
+            expect(page.locator("main table tbody tr").first).to_be_visible()
+            saved.append(shoot(page, "audit", width, out))
             page.goto("/reports/distribution")
             expect(page.locator("svg.chart-shares rect.bar").first).to_be_visible()
             saved.append(shoot(page, "report", width, out))
