@@ -19,10 +19,15 @@ from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import db
+from .request_context import request_id
+from .services.audit import Actor, acting_as
 from .services.drain import drain_queue, return_unopened, take_capacity_freed
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY_SECONDS = 60
+# Contacts handed out by one request's auto-drain: keeps the request short
+# (a change frees a few places; a big new max_load is served over requests).
+AUTO_DRAIN_LIMIT = 200
 _next_sweep = 0.0
 
 
@@ -49,7 +54,9 @@ def configure_auto_drain(app: Flask) -> None:
     def sweep():
         if app.config["CRM_RETURN_AFTER_MINUTES"] and time.monotonic() >= _next_sweep:
             try:
-                sweep_unopened()
+                # The app's own decision, not the caller's (who may be anyone).
+                with acting_as(Actor("system", request_id=request_id())):
+                    sweep_unopened()
             except SQLAlchemyError:  # never fail the request itself for it
                 db.session.rollback()
                 log.exception("returning unopened contacts failed")
@@ -58,7 +65,8 @@ def configure_auto_drain(app: Flask) -> None:
     def drain_if_capacity_freed(response):
         if take_capacity_freed(db.session) and app.config["CRM_AUTO_DRAIN"] and response.status_code < 400:
             try:
-                drain_queue(db.session, rng())
+                # As much as the freed capacity takes; the rest waits for the next change.
+                drain_queue(db.session, rng(), limit=AUTO_DRAIN_LIMIT)
             except SQLAlchemyError:
                 db.session.rollback()
                 log.exception("auto-drain failed")

@@ -100,9 +100,10 @@ def drain_queue(
             if row.source_id in full_sources:
                 continue
             result.examined += 1
-            outcome = _assign_one(session, row.id, row.source_id, rng, exclude.get(row.id))
-            if outcome is None:
-                full_sources.add(row.source_id)
+            excluded = exclude.get(row.id)
+            outcome = _assign_one(session, row.id, row.source_id, rng, excluded)
+            if outcome is None and excluded is None:
+                full_sources.add(row.source_id)  # nobody free for any of its contacts
             elif outcome:
                 result.assigned += 1
                 result.by_operator[outcome] = result.by_operator.get(outcome, 0) + 1
@@ -180,12 +181,19 @@ def _return_one(
         )
         if assigned_at is None:  # opened, closed or moved meanwhile
             return False
-        session.execute(
+        taken_back = session.execute(
             update(Contact)
-            .where(Contact.id == contact_id, Contact.operator_id == operator_id)
+            .where(
+                Contact.id == contact_id,
+                Contact.operator_id == operator_id,
+                Contact.is_active.is_(True),
+                Contact.first_opened_at.is_(None),  # re-checked: opened a moment ago stays
+            )
             .values(operator_id=None, assigned_at=None),
             execution_options=_NO_SYNC,
-        )
+        ).rowcount
+        if taken_back != 1:
+            return False
         release_capacity(session, operator_id)
         name = session.scalar(select(Operator.name).where(Operator.id == operator_id))
         audit.record(

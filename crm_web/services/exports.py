@@ -22,8 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from ..domain.identifiers import normalize_email, normalize_phone
 from ..models import Contact, Lead, Operator, Source
 from .contacts import ContactFilters, _filtered
-from .errors import ValidationError
-from .leads import MAX_QUERY, _contains
+from .leads import _contains, search_text
 
 BATCH_SIZE = 2_000
 BOM = "\ufeff"
@@ -144,9 +143,7 @@ def contact_rows(session: Session, filters: ContactFilters, batch_size: int = BA
 
 def lead_search_condition(q: str | None, region: str):
     """The condition of /leads?q= (see services.leads.search_leads); None: every lead."""
-    text = (q or "").strip()
-    if len(text) > MAX_QUERY:
-        raise ValidationError.single("q", f"Search for at most {MAX_QUERY} characters.")
+    text = search_text(q)
     if not text:
         return None
     conditions = [Lead.external_id == text]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Integer, String, Text, bindparam, insert, literal, null, select, true, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .. import serializers
@@ -66,21 +66,18 @@ def register_contact(
     try:
         with write_transaction(session):
             return _register(session, source.id, data, rng, idempotency_key)
-    except IntegrityError as exc:
-        if not _lead_vanished(exc):
+    except DBAPIError as exc:
+        if not _retryable(exc):
             raise
     with write_transaction(session):  # matched again, now without the merged-away lead
         return _register(session, source.id, data, rng, idempotency_key)
 
 
-def _lead_vanished(exc: IntegrityError) -> bool:
-    """The matched lead was merged away (deleted) between the match and the insert.
-
-    PostgreSQL only (SQLite runs one writer at a time): the contact's
-    foreign key then fails and nothing was written; matching again finds
-    the lead that absorbed it.
-    """
-    return getattr(exc.orig, "sqlstate", None) == "23503"
+def _retryable(exc: DBAPIError) -> bool:
+    """Nothing was written and a second try can succeed: the matched lead was
+    merged away (foreign key, 23503), or PostgreSQL chose this transaction
+    as a deadlock victim (40P01) or serialization failure (40001)."""
+    return getattr(exc.orig, "sqlstate", None) in ("23503", "40P01", "40001")
 
 
 class WrongToken(ServiceError):
@@ -119,8 +116,8 @@ def webhook_intake(
         return _webhook_transaction(session, source_key, token, data, rng, idempotency_key)
     except _StaleConnection:
         pass
-    except IntegrityError as exc:
-        if not _lead_vanished(exc):
+    except DBAPIError as exc:
+        if not _retryable(exc):
             raise
     return _webhook_transaction(session, source_key, token, data, rng, idempotency_key)
 

@@ -63,6 +63,8 @@ def resolve_lead(session: Session, ids: Identifiers, name: str | None) -> tuple[
         plan = plan_match(ids, [LeadKeys(r.id, r.external_id, r.phone, r.email) for r in rows])
         if plan.creates_lead:
             continue  # the lead that held an identifier went away meanwhile (rolled back)
+        if plan.duplicates and not _lock_leads_in_order(session, [plan.lead_id, *plan.duplicates]):
+            continue  # one of them was merged away meanwhile: match again
         target_name = next(r.name for r in rows if r.id == plan.lead_id)
         needs_fill = plan.fill or (name and target_name is None)
         if needs_fill and not _fill_in(session, plan.lead_id, plan.fill, name):
@@ -75,6 +77,21 @@ def resolve_lead(session: Session, ids: Identifiers, name: str | None) -> tuple[
             )
         return plan.lead_id, False
     raise RuntimeError("lead matching did not settle; too many concurrent conflicts")
+
+
+def _lock_leads_in_order(session: Session, lead_ids: list[int]) -> bool:
+    """PostgreSQL: key-share locks on the leads, lowest id first; False if one is gone.
+
+    A request naming several leads changes one and links the others; a
+    merge locks its leads lowest id first too, so the two wait for each
+    other instead of deadlocking. SQLite has one writer at a time.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    locked = session.scalars(
+        select(Lead.id).where(Lead.id.in_(lead_ids)).order_by(Lead.id).with_for_update(key_share=True)
+    ).all()
+    return len(locked) == len(set(lead_ids))
 
 
 def _fill_in(session: Session, lead_id: int, fill: dict[str, str], name: str | None) -> bool:
@@ -153,6 +170,16 @@ def possible_duplicates(session: Session, lead_id: int) -> list[Lead]:
 MAX_QUERY = 320
 
 
+def search_text(q: str | None) -> str:
+    """The lead search box's text, checked: trimmed, bounded, no NUL; raise ValidationError."""
+    text = (q or "").strip()
+    if len(text) > MAX_QUERY:
+        raise ValidationError.single("q", N_("Search for at most %(max)d characters.", max=MAX_QUERY))
+    if "\x00" in text:  # PostgreSQL text cannot hold it
+        raise ValidationError.single("q", N_("The search contains an invalid character."))
+    return text
+
+
 def search_leads(
     session: Session, q: str | None, region: str, page: int, per_page: int, after: int | None = None
 ) -> Page:
@@ -163,9 +190,7 @@ def search_leads(
     Anything else is an external id or a part of a name; the name
     "contains" match cannot use a B-tree index and scans the leads.
     """
-    text = (q or "").strip()
-    if len(text) > MAX_QUERY:
-        raise ValidationError.single("q", N_("Search for at most %(max)d characters.", max=MAX_QUERY))
+    text = search_text(q)
     query = select(Lead)
     if text:
         conditions = [Lead.external_id == text]

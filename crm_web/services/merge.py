@@ -178,7 +178,9 @@ def merge_leads(session: Session, keep_id: int, other_id: int, token: str | None
     """
     _refuse_self(keep_id, other_id)
     with write_transaction(session):
-        _lock_leads(session, keep_id, other_id)
+        # The third leads of the other's pairs get pairs with the kept lead:
+        # locked with the two, all in id order, so that no intake deadlocks us.
+        _lock_leads(session, keep_id, other_id, *_third_leads(session, keep_id, other_id))
         states = _states(session, keep_id, other_id)
         plan = _plan(states[keep_id], states[other_id])
         if token is not None and token != plan.token:
@@ -220,7 +222,7 @@ def _refuse_self(keep_id: int, other_id: int) -> None:
 
 
 def _lock_leads(session: Session, *lead_ids: int) -> None:
-    """PostgreSQL: lock both lead rows, lowest id first (two merges never deadlock).
+    """PostgreSQL: lock the lead rows, lowest id first (merges and intakes never deadlock).
 
     An intake inserting a contact of a locked lead waits (its foreign key
     check needs a share lock), and so does another merge of either lead.
@@ -279,15 +281,18 @@ def _plan(keep: LeadState, other: LeadState) -> MergePlan:
     return MergePlan(keep, other, result, filled, dropped, token)
 
 
-def _carry_over_pairs(session: Session, keep_id: int, other_id: int) -> None:
-    """Pairs of the other lead with third leads become pairs of the kept lead."""
+def _third_leads(session: Session, keep_id: int, other_id: int) -> set[int]:
     rows = session.execute(
         select(LeadDuplicate.lead_id, LeadDuplicate.duplicate_of_id).where(
             or_(LeadDuplicate.lead_id == other_id, LeadDuplicate.duplicate_of_id == other_id)
         )
     ).all()
-    thirds = {a if b == other_id else b for a, b in rows} - {keep_id, other_id}
-    for third in sorted(thirds):
+    return {a if b == other_id else b for a, b in rows} - {keep_id, other_id}
+
+
+def _carry_over_pairs(session: Session, keep_id: int, other_id: int) -> None:
+    """Pairs of the other lead with third leads become pairs of the kept lead."""
+    for third in sorted(_third_leads(session, keep_id, other_id)):
         known = session.scalar(select(LeadDuplicate.id).where(_pair(keep_id, third)).limit(1))
         if known is None:
             session.execute(

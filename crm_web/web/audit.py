@@ -53,6 +53,20 @@ class AuditFilterForm(FlaskForm):
     def validate_date_to(self, date_to):
         if date_to.data and self.date_from.data and date_to.data < self.date_from.data:
             raise ValidationError(_l("The end date is before the start date."))
+        if date_to.data and date_to.data.year > 9998:  # the day after it must exist
+            raise ValidationError(_l("Choose an earlier date."))
+
+    def validate_action(self, field):
+        _no_nul(field)
+
+    def validate_actor(self, field):
+        _no_nul(field)
+
+
+def _no_nul(field) -> None:
+    # PostgreSQL text cannot hold NUL: refuse it here rather than fail the query.
+    if field.data and "\x00" in field.data:
+        raise ValidationError(_l("Remove the invalid character."))
 
 
 @bp.get("/audit")

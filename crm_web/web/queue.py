@@ -23,6 +23,8 @@ from .access import staff_required, supervisor_required
 from .forms import AssignForm, EmptyForm
 
 PER_PAGE = 50
+# One click hands out at most this many (a request must stay short); click again for more.
+PAGE_DRAIN_LIMIT = 1000
 MAX_PAGE = 100_000
 
 
@@ -120,7 +122,7 @@ def drain():
     """Distribute the queue: oldest first, by the sources' weights, up to free capacity."""
     if not EmptyForm().validate_on_submit():
         abort(400)
-    result = drain_queue(db.session, current_app.extensions["crm_rng"])
+    result = drain_queue(db.session, current_app.extensions["crm_rng"], limit=PAGE_DRAIN_LIMIT)
     left = queue_size(db.session)
     if result.assigned:
         flash(ngettext("%(num)d contact distributed; %(left)d still in the queue.",

@@ -36,6 +36,11 @@ def upgrade():
     op.create_index("ix_audit_events_created_at", "audit_events", ["created_at"])
     with op.batch_alter_table("contacts") as batch:
         batch.add_column(sa.Column("first_opened_at", sa.DateTime(timezone=True), nullable=True))
+    # Contacts assigned before this upgrade count as opened when assigned:
+    # turning CRM_RETURN_AFTER_MINUTES on must not take back work in progress.
+    op.execute(
+        "UPDATE contacts SET first_opened_at = assigned_at WHERE is_active AND operator_id IS NOT NULL"
+    )
     with op.batch_alter_table("sources") as batch:
         batch.add_column(sa.Column("allowed_origins", sa.Text(), nullable=True))
         batch.add_column(sa.Column("thank_you_url", sa.String(length=2048), nullable=True))

@@ -200,3 +200,16 @@ def test_a_returned_contact_is_not_drained_back_to_the_same_operator(app, factor
         db.session.remove()
     contacts, _, _ = state(app)
     assert result.assigned == 1 and contacts[cid] == boris.id
+
+
+def test_an_excluded_operator_does_not_hold_back_the_rest_of_the_source(app, factory):
+    anna = factory.operator("Anna", max_load=0)
+    source = factory.source("Site", weights={anna: 1})
+    first, second = queue_contacts(app, source, 2)
+    open_up(app, (anna, 5))
+
+    result = drain(app, exclude={first: anna.id})  # the first came back from Anna
+
+    contacts, _, _ = state(app)
+    assert result.assigned == 1
+    assert (contacts[first], contacts[second]) == (None, anna.id)

@@ -147,3 +147,30 @@ def test_opening_a_contact_stops_its_return(app, client, factory, sign_in, log_i
         db.session.remove()
     assert [r.contact_id for r in returned] == [other.id]
     assert operator_of(app, contact.id) == anna.id
+
+
+def test_the_sweep_is_recorded_as_the_system_not_the_caller(app, client, factory, make_contact):
+    from sqlalchemy import update
+
+    from crm_web import autodrain
+
+    anna = factory.operator("Anna", max_load=5)
+    source = factory.source("Site", weights={anna: 1})
+    contact = new_contact(make_contact, source)
+    with app.app_context():
+        db.session.execute(
+            update(Contact)
+            .where(Contact.id == contact.id)
+            .values(assigned_at=utcnow() - timedelta(minutes=20))
+        )
+        db.session.commit()
+        db.session.remove()
+    app.config["CRM_RETURN_AFTER_MINUTES"] = 15
+    autodrain._next_sweep = 0.0
+
+    client.get("/login", environ_base={"REMOTE_ADDR": "203.0.113.9"})  # any request sweeps
+
+    assert operator_of(app, contact.id) is None
+    with app.app_context():
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "contact.returned")).one()
+        assert (event.actor_label, event.ip) == ("system", None)

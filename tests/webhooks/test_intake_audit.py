@@ -36,13 +36,14 @@ def test_auto_assignment_records_candidates_loads_weights_and_the_draw(app, clie
         post_json(client, source, {"phone": "+79990000001"}, **{"X-Request-ID": "req-12345678"})
     )
 
+    contact_id = body["contact"]["id"]
     [event] = events(app)
-    assert (event.action, event.subject_type, event.subject_id) == ("contact.assigned", "contact", body["contact"]["id"])
+    assert (event.action, event.subject_type, event.subject_id) == ("contact.assigned", "contact", contact_id)
     assert event.actor_label == "webhook site"
     assert event.request_id == "req-12345678"
     details = json.loads(event.details)
     assert details["mode"] == "auto"
-    assert details["operator_id"] == contact_operator(app, body["contact"]["id"]) == body["contact"]["operator"]["id"]
+    assert details["operator_id"] == contact_operator(app, contact_id) == body["contact"]["operator"]["id"]
     assert {c["name"]: (c["weight"], c["load"], c["max_load"]) for c in details["candidates"]} == {
         "Anna": ("1.00", 0, 5),
         "Boris": ("3.00", 0, 3),
