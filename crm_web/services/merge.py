@@ -116,6 +116,8 @@ def list_duplicate_pairs(session: Session, page: int, per_page: int, after: int 
             counts.get(row.lead_id, 0), counts.get(row.duplicate_of_id, 0), row.created_at,
         )
         for row in rows.items
+        # A merge that committed between the two reads took one of the leads.
+        if row.lead_id in leads and row.duplicate_of_id in leads
     ]
     return replace(rows, items=pairs)
 
