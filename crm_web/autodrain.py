@@ -63,7 +63,7 @@ def configure_auto_drain(app: Flask) -> None:
 
     @app.after_request
     def drain_if_capacity_freed(response):
-        if take_capacity_freed(db.session) and app.config["CRM_AUTO_DRAIN"] and response.status_code < 400:
+        if app.config["CRM_AUTO_DRAIN"] and take_capacity_freed(db.session) and response.status_code < 400:
             try:
                 # As much as the freed capacity takes; the rest waits for the next change.
                 drain_queue(db.session, rng(), limit=AUTO_DRAIN_LIMIT)

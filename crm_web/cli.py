@@ -8,11 +8,14 @@ import click
 from flask.cli import AppGroup
 
 from .extensions import db
+from .services.audit import Actor, acting_as
 from .services.errors import ServiceError, ValidationError
 from .services.users import create_user, issue_token, require_user
 
 users_cli = AppGroup("users", help="Staff users and their API tokens.")
 crm_cli = AppGroup("crm", help="Mini CRM maintenance.")
+# Who the audit trail names for changes made from the command line.
+CLI = Actor("cli")
 
 
 def _fail(exc: Exception) -> None:
@@ -32,7 +35,8 @@ def create_user_command(email: str, role: str, password: str | None, operator_id
     generated = password is None
     password = password or secrets.token_urlsafe(12)
     try:
-        user = create_user(db.session, email, role, password, operator_id)
+        with acting_as(CLI):
+            user = create_user(db.session, email, role, password, operator_id)
     except (ServiceError, ValidationError) as exc:
         _fail(exc)
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")
@@ -49,7 +53,8 @@ def token_command(email: str, label: str | None):
         user = require_user(db.session, email)
     except ServiceError as exc:
         _fail(exc)
-    click.echo(issue_token(db.session, user, label=label or "cli"))
+    with acting_as(CLI):
+        click.echo(issue_token(db.session, user, label=label or "cli"))
 
 
 @crm_cli.command("demo")
