@@ -13,7 +13,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 worker_class = "gthread" if threads > 1 else "sync"
 keepalive = 5
-timeout = 30
+# A sync worker reports to the master only between requests, so this is also
+# the longest a response may take: a streamed CSV export of 1,000,000
+# contacts needs about a minute here. Hung workers are still replaced.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "180"))
 graceful_timeout = 20
 # GUNICORN_ACCESS_LOG= (empty) turns the access log off.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
