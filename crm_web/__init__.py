@@ -15,6 +15,7 @@ from .database import configure_engine, engine_options
 from .extensions import csrf, db, limiter, login_manager
 from .json_errors import register_json_errors
 from .logs import configure_logging
+from .proxy import configure_proxy
 from .request_context import configure_request_context
 from .security import configure_security_headers
 from .services.users import use_password_profile
@@ -48,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions.setdefault("crm_rng", random.SystemRandom())
 
     use_password_profile(app.config["CRM_PASSWORD_PROFILE"])
+    configure_proxy(app)
     configure_logging(app)  # first: its request clock runs before every other hook
     configure_extensions(app)
     configure_request_context(app)

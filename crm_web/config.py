@@ -76,7 +76,7 @@ def load_settings(instance_path: Path) -> dict:
         "CRM_LOGIN_MAX_FAILURES_ACCOUNT": int(env.get("CRM_LOGIN_MAX_FAILURES_ACCOUNT", "5")),
         "CRM_LOGIN_MAX_FAILURES_ADDRESS": int(env.get("CRM_LOGIN_MAX_FAILURES_ADDRESS", "20")),
         "CRM_LOGIN_THROTTLE_MINUTES": int(env.get("CRM_LOGIN_THROTTLE_MINUTES", "15")),
-        # Behind N reverse proxies: trust N hops of X-Forwarded-For and -Proto (web/proxy.py).
+        # Behind N reverse proxies: trust N hops of X-Forwarded-For and -Proto (proxy.py).
         "CRM_TRUSTED_PROXIES": int(env.get("CRM_TRUSTED_PROXIES", "0")),
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,

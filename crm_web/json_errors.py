@@ -8,7 +8,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
-from .logs import current_request_id
+from .request_context import request_id
 from .services.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationError
 from .web.errors import error_page
 
@@ -37,7 +37,7 @@ def error_response(status: int, message: str, code: str | None = None, fields: d
     if fields is not None:
         error["fields"] = fields
     # The id a support request can quote; also in the X-Request-ID header and the logs.
-    error["request_id"] = current_request_id()
+    error["request_id"] = request_id()
     response = jsonify(error=error)
     response.status_code = status
     return response

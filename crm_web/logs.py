@@ -18,13 +18,12 @@ import os
 import sys
 import time
 import traceback
-import uuid
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from sqlalchemy.exc import StatementError
 
-from .request_context import _INCOMING_ID
+from .request_context import request_id
 from .services.audit import current_actor
 
 FORMATS = ("json", "text")
@@ -42,21 +41,6 @@ def log_format(app: Flask) -> str:
     if chosen:
         raise ValueError(f"CRM_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {chosen!r}")
     return "json" if os.environ.get("CRM_SERVING") else "text"
-
-
-def current_request_id() -> str | None:
-    """The request's id; made now if the request was refused before it had one.
-
-    The rate limiter's check runs before the request context's hook, so a
-    429 would otherwise have no id to show.
-    """
-    if not has_request_context():
-        return None
-    rid = g.get("request_id")
-    if rid is None:
-        incoming = request.headers.get("X-Request-ID", "")
-        rid = g.request_id = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
-    return rid
 
 
 def _timestamp(created: float) -> str:
@@ -96,7 +80,7 @@ class CrmFormatter(logging.Formatter):
             fields["event"] = "request"
             fields.update(request_fields)
         elif has_request_context():
-            fields["request_id"] = current_request_id()
+            fields["request_id"] = request_id()
         if record.exc_info and record.exc_info[1] is not None:
             _hide_sql_parameters(record.exc_info[1])
             fields["traceback"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
@@ -152,7 +136,7 @@ def configure_logging(app: Flask) -> None:
     def log_request(response):
         started = g.get("crm_started")
         fields = {
-            "request_id": current_request_id(),
+            "request_id": request_id(),
             "method": request.method,
             "route": request.url_rule.rule if request.url_rule is not None else None,
             "status": response.status_code,
@@ -160,8 +144,6 @@ def configure_logging(app: Flask) -> None:
             "remote_addr": request.remote_addr,
             "user_id": current_actor().user_id,
         }
-        if "X-Request-ID" not in response.headers and fields["request_id"]:
-            response.headers["X-Request-ID"] = fields["request_id"]
         # 503 is the expected answer while the database is away; other 5xx are faults.
         status = response.status_code
         level = logging.INFO if status < 500 else logging.WARNING if status == 503 else logging.ERROR

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 
 from .services.audit import SYSTEM, Actor, set_actor
 
@@ -20,7 +20,18 @@ _INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
 
 def request_id() -> str | None:
-    return g.get("request_id")
+    """The request's id, made on first use; None outside a request.
+
+    Made lazily because a request may be answered before this module's
+    hook runs (the rate limiter's 429 comes from an earlier hook).
+    """
+    if not has_request_context():
+        return None
+    rid = g.get("request_id")
+    if rid is None:
+        incoming = request.headers.get("X-Request-ID", "")
+        rid = g.request_id = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
+    return rid
 
 
 def client_ip() -> str | None:
@@ -34,15 +45,11 @@ def set_request_actor(label: str, user_id: int | None = None) -> None:
 def configure_request_context(app: Flask) -> None:
     @app.before_request
     def start_request():
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
-        set_request_actor("anonymous")
+        set_request_actor("anonymous")  # also gives the request its id
 
     @app.after_request
     def tag_response(response):
-        rid = g.get("request_id")
-        if rid:
-            response.headers["X-Request-ID"] = rid
+        response.headers["X-Request-ID"] = request_id()
         return response
 
     @app.teardown_request

@@ -6,8 +6,10 @@ Builds a throw-away SQLite database (`flask db upgrade`, `flask crm demo`),
 adds a few contacts that wait in the queue, serves it with gunicorn on a
 free port, signs in as the demo supervisor in headless Chromium (Debian's,
 at /usr/bin/chromium: `make browser`) and saves full-page PNGs of the
-overview, the queue, a weight table, an intake result, a lead page and the
-fairness report, each 1280 and 390 px wide, into docs/screenshots/ (e.g. overview-1280.png).
+overview (and the viewport with the Manage menu open), the queue, a weight
+table, an intake result, a lead page, the duplicates, the audit trail and the
+fairness report, and the overview and the queue in Russian, each 1280 and
+390 px wide, into docs/screenshots/ (e.g. overview-1280.png).
 Nothing outside the temporary directory and docs/screenshots/ is touched.
 """
 
@@ -97,20 +99,24 @@ def shoot(page, name: str, width: int, out: Path) -> Path:
     return path
 
 
-def sign_in(browser, base_url: str, width: int, height: int):
-    """A page of a new context (viewport width x height), signed in as the demo supervisor."""
+def sign_in(browser, base_url: str, width: int, height: int, locale: str | None = None):
+    """A page of a new context (viewport width x height), signed in as the demo supervisor.
+
+    `locale` ("ru-RU") makes the browser ask for that language, as a visitor's would.
+    """
     from playwright.sync_api import expect
 
     context = browser.new_context(
-        base_url=base_url, viewport={"width": width, "height": height}, device_scale_factor=1
+        base_url=base_url, viewport={"width": width, "height": height}, device_scale_factor=1,
+        locale=locale,
     )
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.goto("/login")
-    page.get_by_label("Email").fill("admin@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
+    page.locator("#email").fill("admin@example.com")
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#password").press("Enter")
+    expect(page.locator("header.topbar")).to_be_visible()
     return page
 
 
@@ -170,6 +176,14 @@ def take_screenshots(base_url: str, out: Path) -> list[Path]:
             page.goto("/reports/distribution")
             expect(page.locator("svg.chart-shares rect.bar").first).to_be_visible()
             saved.append(shoot(page, "report", width, out))
+            page.context.close()
+        # The overview and the queue in Russian (longer words: the layout must hold).
+        for width, height in WIDTHS.items():
+            page = sign_in(browser, base_url, width, height, locale="ru-RU")
+            saved.append(shoot(page, "overview-ru", width, out))
+            page.goto("/queue")
+            expect(page.locator(".queue-table")).to_be_visible()
+            saved.append(shoot(page, "queue-ru", width, out))
             page.context.close()
         browser.close()
     return saved

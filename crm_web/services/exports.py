@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from ..domain.identifiers import normalize_email, normalize_phone
 from ..models import Contact, Lead, Operator, Source
 from .contacts import ContactFilters, _filtered
-from .leads import _contains, search_text
+from .leads import lead_search_condition
 
 BATCH_SIZE = 2_000
 BOM = "\ufeff"
@@ -139,20 +137,6 @@ def contact_rows(session: Session, filters: ContactFilters, batch_size: int = BA
 
 
 # --- leads -------------------------------------------------------------------
-
-
-def lead_search_condition(q: str | None, region: str):
-    """The condition of /leads?q= (see services.leads.search_leads); None: every lead."""
-    text = search_text(q)
-    if not text:
-        return None
-    conditions = [Lead.external_id == text]
-    for field, normalise in (("phone", lambda v: normalize_phone(v, region)), ("email", normalize_email)):
-        with suppress(ValueError):
-            conditions.append(getattr(Lead, field) == normalise(text))
-    if len(conditions) == 1:
-        conditions.append(Lead.name.ilike(_contains(text), escape="\\"))
-    return or_(*conditions)
 
 
 def lead_rows(session: Session, q: str | None, region: str, batch_size: int = BATCH_SIZE) -> Iterator[str]:

@@ -193,19 +193,29 @@ def search_leads(
     text = search_text(q)
     query = select(Lead)
     if text:
-        conditions = [Lead.external_id == text]
-        for field, normalise in (("phone", lambda v: normalize_phone(v, region)), ("email", normalize_email)):
-            # Not a phone (or not an email): the other conditions still apply.
-            with suppress(ValueError):
-                conditions.append(getattr(Lead, field) == normalise(text))
-        if len(conditions) == 1:
-            conditions.append(Lead.name.ilike(_contains(text), escape="\\"))
-        query = query.where(or_(*conditions))
+        query = query.where(_search_condition(text, region))
     keyset = Lead.id < after if after is not None else None
     return paginate(
         session, query.order_by(Lead.id.desc()), page, per_page, id_column=Lead.id, keyset=keyset,
         estimate_key=("lead-search", region, text),
     )
+
+
+def lead_search_condition(q: str | None, region: str):
+    """The search box's condition on leads (None: every lead); raise ValidationError."""
+    text = search_text(q)
+    return _search_condition(text, region) if text else None
+
+
+def _search_condition(text: str, region: str):
+    conditions = [Lead.external_id == text]
+    for field, normalise in (("phone", lambda v: normalize_phone(v, region)), ("email", normalize_email)):
+        # Not a phone (or not an email): the other conditions still apply.
+        with suppress(ValueError):
+            conditions.append(getattr(Lead, field) == normalise(text))
+    if len(conditions) == 1:
+        conditions.append(Lead.name.ilike(_contains(text), escape="\\"))
+    return or_(*conditions)
 
 
 def _contains(text: str) -> str:

@@ -27,7 +27,6 @@ from . import (  # noqa: E402,F401  (routes register on bp)
     leads,
     operators,
     overview,
-    proxy,
     queue,
     reports,
     sources,

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
-from ..logs import current_request_id
+from ..request_context import request_id
 
 
 def error_page(status: int):
@@ -28,7 +28,7 @@ def error_page(status: int):
     title, text = titles.get(status, (_("Error"), _("Something went wrong.")))
     _user_or_anonymous()
     page = render_template(
-        "errors/error.html", status=status, title=title, text=text, request_id=current_request_id()
+        "errors/error.html", status=status, title=title, text=text, request_id=request_id()
     )
     return page, status
 

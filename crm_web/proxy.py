@@ -11,14 +11,11 @@ set it without a proxy in front: clients could then claim any address.
 
 from __future__ import annotations
 
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import bp
 
-
-@bp.record_once
-def configure_proxy(state) -> None:
-    app = state.app
+def configure_proxy(app: Flask) -> None:
     hops = app.config.get("CRM_TRUSTED_PROXIES", 0)
     if hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
