@@ -1,8 +1,11 @@
 """Several `flask crm drain-queue` processes at once, on the same database.
 
 Processes, not threads: each has its own connection pool, as drainers on
-several workers or hosts would. No contact may be assigned twice, no
-operator pass its max_load, and the oldest contacts go first.
+several workers or hosts would. Each process loads the app, then waits at a
+gate (a file the test creates once all are ready) and runs the command
+with `--limit 60`: they start draining together, and the 180 free places
+need at least three of them. No contact may be assigned twice, no operator
+pass its max_load, and the oldest contacts go first.
 """
 
 from __future__ import annotations
@@ -10,15 +13,31 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from crm_web.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
 DRAINERS = 4
+LIMIT = 60
+# Load the app, say so, wait for the gate, then run the CLI command in this process.
+DRAINER = """
+import sys, time
+from pathlib import Path
+from wsgi import app
+ready, gate = Path(sys.argv[1]), Path(sys.argv[2])
+runner = app.test_cli_runner()
+ready.touch()
+while not gate.exists():
+    time.sleep(0.005)
+result = runner.invoke(args=["crm", "drain-queue", "--limit", sys.argv[3]])
+print(result.output, end="")
+sys.exit(result.exit_code)
+"""
 
 
-def test_concurrent_drain_processes(app, factory, sql):
+def test_concurrent_drain_processes(app, factory, sql, tmp_path):
     from crm_web.domain.identifiers import ContactInput, Identifiers
     from crm_web.services.intake import register_contact
     from crm_web.services.operators import update_operator
@@ -40,16 +59,23 @@ def test_concurrent_drain_processes(app, factory, sql):
         "SECRET_KEY": "test",
         "CRM_PASSWORD_PROFILE": "test",
     }
-    flask = [sys.executable, "-m", "flask", "crm", "drain-queue"]
-    processes = [
-        subprocess.Popen(flask, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(DRAINERS)
-    ]
+    gate = tmp_path / "go"
+    processes = []
+    for i in range(DRAINERS):
+        command = [sys.executable, "-c", DRAINER, str(tmp_path / f"ready-{i}"), str(gate), str(LIMIT)]
+        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+        processes.append(subprocess.Popen(command, cwd=ROOT, env=env, **pipes))
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"ready-{i}").exists() for i in range(DRAINERS)):
+        started = time.monotonic() < deadline and all(p.poll() is None for p in processes)
+        assert started, "a drainer did not start"
+        time.sleep(0.01)
+    gate.touch()
     outputs = [p.communicate(timeout=120) for p in processes]
     assert all(p.returncode == 0 for p in processes), outputs
 
     per_process = [int(out.split("Assigned ")[1].split(" ")[0]) for out, _ in outputs]
-    assert sum(1 for n in per_process if n) >= 2, per_process  # they did run side by side
+    assert max(per_process) <= LIMIT, per_process
     assigned = sum(per_process)
     assert assigned == 180
     rows = sql("SELECT id, operator_id FROM contacts ORDER BY created_at, id")
