@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.choice import Candidate, Draw, draw_operator
 from ..models import Distribution, Operator, Source
+from .prepared import Prepared
 
 _NO_SYNC = {"synchronize_session": False}
 
@@ -35,7 +36,7 @@ HAS_CAPACITY = and_(
     _ops.c.deleted_at.is_(None),
     _ops.c.active_load < _ops.c.max_load,
 )
-_CANDIDATES = (
+_CANDIDATES = Prepared(
     select(_ops.c.id, _ops.c.name, _rules.c.weight, _ops.c.active_load, _ops.c.max_load)
     .join(_rules, _rules.c.operator_id == _ops.c.id)
     .where(
@@ -48,7 +49,7 @@ _sources = Source.__table__
 # The webhook's first statement: the active source by key and, with it, the
 # operators of its weight table that may get a contact now (NULLs for the
 # others; no rule at all gives one row of NULLs).
-_SOURCE_AND_CANDIDATES = (
+_SOURCE_AND_CANDIDATES = Prepared(
     select(
         _sources.c.id,
         _sources.c.webhook_token,
@@ -67,7 +68,7 @@ _SOURCE_AND_CANDIDATES = (
     .where(_sources.c.key == bindparam("key"), _sources.c.is_active.is_(true()))
     .order_by(_rules.c.operator_id)
 )
-_CLAIM = (
+_CLAIM = Prepared(
     update(_ops)
     .where(
         _ops.c.id == bindparam("chosen_id"),
@@ -86,10 +87,10 @@ class Claimed:
 
 def eligible_candidates(session: Session, source_id: int) -> tuple[list[Candidate], dict[int, str]]:
     """Operators with a rule for the source, active and below max_load, and their names."""
-    rows = session.connection().execute(_CANDIDATES, {"source_id": source_id}).all()
+    rows = _CANDIDATES.all(session.connection(), {"source_id": source_id})
     return (
-        [Candidate(r.id, r.weight, True, r.active_load, r.max_load) for r in rows],
-        {r.id: r.name for r in rows},
+        [Candidate(id_, weight, True, load, max_load) for id_, _name, weight, load, max_load in rows],
+        {row[0]: row[1] for row in rows},
     )
 
 
@@ -145,22 +146,22 @@ class IntakeSource:
 
 def source_for_intake(session: Session, key: str) -> IntakeSource | None:
     """The active source with its eligible operators, in one statement."""
-    rows = session.connection().execute(_SOURCE_AND_CANDIDATES, {"key": key}).all()
+    rows = _SOURCE_AND_CANDIDATES.all(session.connection(), {"key": key})
     if not rows:
         return None
-    eligible = [r for r in rows if r.operator_id is not None]
+    eligible = [row for row in rows if row[2] is not None]
     return IntakeSource(
-        rows[0].id,
-        rows[0].webhook_token,
-        [Candidate(r.operator_id, r.weight, True, r.active_load, r.max_load) for r in eligible],
-        {r.operator_id: r.operator_name for r in eligible},
+        rows[0][0],
+        rows[0][1],
+        [Candidate(op_id, weight, True, load, cap) for _, _, op_id, _, weight, load, cap in eligible],
+        {row[2]: row[3] for row in eligible},
     )
 
 
 def claim_capacity(session: Session, operator_id: int) -> Claimed | None:
     """Take one unit of the operator's capacity atomically; None if it has none."""
-    row = session.connection().execute(_CLAIM, {"chosen_id": operator_id}).first()
-    return Claimed(row.id, row.name) if row else None
+    row = _CLAIM.first(session.connection(), {"chosen_id": operator_id})
+    return Claimed(*row) if row else None
 
 
 def release_capacity(session: Session, operator_id: int) -> None:

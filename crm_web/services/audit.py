@@ -21,6 +21,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ..models import AuditEvent, utcnow
+from .prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def to_json(details: dict | None) -> str | None:
     return None if details is None else json.dumps(details, default=_default, ensure_ascii=False)
 
 
-_INSERT = insert(AuditEvent.__table__)
+_INSERT = Prepared(insert(AuditEvent.__table__))
 
 
 def record(
@@ -87,8 +88,8 @@ def record(
     "signin.failed", "lead.merged".
     """
     actor = actor or _actor.get()
-    session.execute(
-        _INSERT,
+    _INSERT.execute(
+        session.connection(),
         {
             "created_at": utcnow(),
             "actor_user_id": actor.user_id,
@@ -100,7 +101,6 @@ def record(
             "ip": actor.ip[:64] if actor.ip else None,
             "request_id": actor.request_id[:64] if actor.request_id else None,
         },
-        execution_options={"synchronize_session": False},
     )
 
 

@@ -20,6 +20,7 @@ from . import audit
 from .assignment import HAS_CAPACITY, Claimed, Decision, IntakeSource, choose_and_claim, source_for_intake
 from .errors import NotFound, ServiceError
 from .leads import resolve_lead
+from .prepared import Prepared
 from .sources import KEY_RE
 from .tx import insert_ignoring_conflicts, write_transaction
 
@@ -193,15 +194,15 @@ def _register(
 def _insert_contact(conn, values: dict, claimed: Claimed | None) -> int:
     """A plain INSERT ... RETURNING id: the ORM's unit of work would cost more
     than the rest of the request's statements together."""
-    return conn.execute(
-        _INSERT_CONTACT,
+    return _INSERT_CONTACT.scalar(
+        conn,
         {
             **values,
             "operator_id": claimed.id if claimed else None,
             "is_active": True,
             "assigned_at": values["created_at"] if claimed else None,
         },
-    ).scalar_one()
+    )
 
 
 def _claim_and_insert(
@@ -231,24 +232,24 @@ def _claim_and_insert(
         # Written as if the claim succeeds; discarded with the row otherwise.
         decision.claimed = Claimed(draw.operator_id, source.names[draw.operator_id])
         action, details = decision.audit("auto")
-        row = conn.execute(
-            _CLAIM_INSERT_AUDIT,
+        row = _CLAIM_INSERT_AUDIT.first(
+            conn,
             {
                 **params,
                 "chosen_id": draw.operator_id,
                 "a_action": action,
                 "a_details": audit.to_json(details),
             },
-        ).first()
+        )
         if row is not None:
-            return row.subject_id, decision.claimed
+            return row[0], decision.claimed
         decision.claimed = None
         candidates = [c for c in candidates if c.operator_id != draw.operator_id]
     action, details = decision.audit("auto")
-    row = conn.execute(
-        _INSERT_QUEUED_AUDIT, {**params, "a_action": action, "a_details": audit.to_json(details)}
-    ).first()
-    return row.subject_id, None
+    row = _INSERT_QUEUED_AUDIT.first(
+        conn, {**params, "a_action": action, "a_details": audit.to_json(details)}
+    )
+    return row[0], None
 
 
 def _audit_params(now: datetime) -> dict:
@@ -281,7 +282,7 @@ def _claim_idempotency_key(session: Session, source_id: int, key: str) -> dict |
 
 _contacts = Contact.__table__
 _operators = Operator.__table__
-_INSERT_CONTACT = insert(_contacts).returning(_contacts.c.id)
+_INSERT_CONTACT = Prepared(insert(_contacts).returning(_contacts.c.id))
 _audit = AuditEvent.__table__
 _NEW_CONTACT_COLUMNS = [
     "lead_id", "source_id", "operator_id", "is_active", "name", "message", "created_at", "assigned_at",
@@ -335,7 +336,7 @@ _claimed = (
     .returning(_operators.c.id)
     .cte("claimed")
 )
-_CLAIM_INSERT_AUDIT = _audited(
+_claimed_contact = (
     insert(_contacts)
     .from_select(
         _NEW_CONTACT_COLUMNS,
@@ -344,9 +345,11 @@ _CLAIM_INSERT_AUDIT = _audited(
     .returning(_contacts.c.id)
     .cte("new_contact")
 )
-_INSERT_QUEUED_AUDIT = _audited(
+_queued_contact = (
     insert(_contacts)
     .from_select(_NEW_CONTACT_COLUMNS, select(*_new_contact_values(null(), null())))
     .returning(_contacts.c.id)
     .cte("new_contact")
 )
+_CLAIM_INSERT_AUDIT = Prepared(_audited(_claimed_contact))
+_INSERT_QUEUED_AUDIT = Prepared(_audited(_queued_contact))

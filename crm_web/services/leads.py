@@ -14,6 +14,7 @@ from ..domain.messages import N_
 from ..models import Contact, Lead, LeadDuplicate, utcnow
 from .errors import NotFound, ValidationError
 from .pagination import Page, paginate
+from .prepared import Prepared
 from .tx import insert_ignoring_conflicts
 
 # A conflict means another request created or filled a lead meanwhile; the
@@ -24,21 +25,21 @@ MAX_MATCH_ATTEMPTS = 5
 _leads = Lead.__table__
 _MATCH_COLUMNS = (_leads.c.id, _leads.c.external_id, _leads.c.phone, _leads.c.email, _leads.c.name)
 # Statements built once per database and per set of identifiers given.
-_statements: dict[tuple, object] = {}
+_statements: dict[tuple, Prepared] = {}
 
 
 def _insert_lead_statement(session: Session):
     key = ("insert", session.get_bind().dialect.name)
     if key not in _statements:
-        _statements[key] = insert_ignoring_conflicts(session, _leads).returning(_leads.c.id)
+        _statements[key] = Prepared(insert_ignoring_conflicts(session, _leads).returning(_leads.c.id))
     return _statements[key]
 
 
 def _match_statement(fields: tuple[str, ...]):
     key = ("match", fields)
     if key not in _statements:
-        _statements[key] = select(*_MATCH_COLUMNS).where(
-            or_(*(_leads.c[field] == bindparam(field) for field in fields))
+        _statements[key] = Prepared(
+            select(*_MATCH_COLUMNS).where(or_(*(_leads.c[field] == bindparam(field) for field in fields)))
         )
     return _statements[key]
 
@@ -56,16 +57,16 @@ def resolve_lead(session: Session, ids: Identifiers, name: str | None) -> tuple[
     insert_lead = _insert_lead_statement(session)
     conn = session.connection()
     for _ in range(MAX_MATCH_ATTEMPTS):
-        lead_id = conn.execute(insert_lead, {**given, "name": name, "created_at": utcnow()}).scalar()
+        lead_id = insert_lead.scalar(conn, {**given, "name": name, "created_at": utcnow()})
         if lead_id is not None:
             return lead_id, True
-        rows = conn.execute(match, given).all()
-        plan = plan_match(ids, [LeadKeys(r.id, r.external_id, r.phone, r.email) for r in rows])
+        rows = match.all(conn, given)  # (id, external_id, phone, email, name)
+        plan = plan_match(ids, [LeadKeys(*row[:4]) for row in rows])
         if plan.creates_lead:
             continue  # the lead that held an identifier went away meanwhile (rolled back)
         if plan.duplicates and not _lock_leads_in_order(session, [plan.lead_id, *plan.duplicates]):
             continue  # one of them was merged away meanwhile: match again
-        target_name = next(r.name for r in rows if r.id == plan.lead_id)
+        target_name = next(row[4] for row in rows if row[0] == plan.lead_id)
         needs_fill = plan.fill or (name and target_name is None)
         if needs_fill and not _fill_in(session, plan.lead_id, plan.fill, name):
             continue
