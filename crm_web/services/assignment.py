@@ -17,6 +17,7 @@ import random
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, select, true, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..domain.choice import Candidate, Draw, draw_operator
@@ -85,9 +86,9 @@ class Claimed:
     name: str
 
 
-def eligible_candidates(session: Session, source_id: int) -> tuple[list[Candidate], dict[int, str]]:
+def eligible_candidates(conn: Connection, source_id: int) -> tuple[list[Candidate], dict[int, str]]:
     """Operators with a rule for the source, active and below max_load, and their names."""
-    rows = _CANDIDATES.all(session.connection(), {"source_id": source_id})
+    rows = _CANDIDATES.all(conn, {"source_id": source_id})
     return (
         [Candidate(id_, weight, True, load, max_load) for id_, _name, weight, load, max_load in rows],
         {row[0]: row[1] for row in rows},
@@ -144,9 +145,9 @@ class IntakeSource:
     names: dict[int, str]  # the candidates' names
 
 
-def source_for_intake(session: Session, key: str) -> IntakeSource | None:
+def source_for_intake(conn: Connection, key: str) -> IntakeSource | None:
     """The active source with its eligible operators, in one statement."""
-    rows = _SOURCE_AND_CANDIDATES.all(session.connection(), {"key": key})
+    rows = _SOURCE_AND_CANDIDATES.all(conn, {"key": key})
     if not rows:
         return None
     eligible = [row for row in rows if row[2] is not None]
@@ -158,9 +159,9 @@ def source_for_intake(session: Session, key: str) -> IntakeSource | None:
     )
 
 
-def claim_capacity(session: Session, operator_id: int) -> Claimed | None:
+def claim_capacity(conn: Connection, operator_id: int) -> Claimed | None:
     """Take one unit of the operator's capacity atomically; None if it has none."""
-    row = _CLAIM.first(session.connection(), {"chosen_id": operator_id})
+    row = _CLAIM.first(conn, {"chosen_id": operator_id})
     return Claimed(*row) if row else None
 
 
@@ -181,7 +182,7 @@ def lock_operator(session: Session, operator_id: int) -> None:
 
 
 def choose_and_claim(
-    session: Session,
+    conn: Connection,
     source_id: int,
     rng: random.Random,
     candidates: list[Candidate] | None = None,
@@ -195,14 +196,14 @@ def choose_and_claim(
     rest; `decision.claimed` is None when nobody is left.
     """
     if candidates is None:
-        candidates, names = eligible_candidates(session, source_id)
+        candidates, names = eligible_candidates(conn, source_id)
     decision = Decision(list(candidates), dict(names or {}))
     while candidates:
         draw = draw_operator(candidates, rng)
         if draw is None:
             break
         decision.draws.append(draw)
-        claimed = claim_capacity(session, draw.operator_id)
+        claimed = claim_capacity(conn, draw.operator_id)
         if claimed is not None:
             decision.claimed = claimed
             break

@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..models import AuditEvent, utcnow
@@ -71,14 +72,14 @@ _INSERT = Prepared(insert(AuditEvent.__table__))
 
 
 def record(
-    session: Session,
+    where: Session | Connection,
     action: str,
     subject_type: str,
     subject_id: int | None,
     details: dict | None = None,
     actor: Actor | None = None,
 ) -> None:
-    """Write one audit row in the session's current transaction.
+    """Write one audit row in the current transaction of a session or a connection.
 
     Actions are dotted names: "contact.assigned" (details: mode
     auto/manual/drain, candidates with weight/load/max_load, the draw),
@@ -89,7 +90,7 @@ def record(
     """
     actor = actor or _actor.get()
     _INSERT.execute(
-        session.connection(),
+        where if isinstance(where, Connection) else where.connection(),
         {
             "created_at": utcnow(),
             "actor_user_id": actor.user_id,

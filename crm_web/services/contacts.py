@@ -108,7 +108,7 @@ def assign_manually(session: Session, contact_id: int, operator_id: int, actor: 
             )
         if not operator.is_active:
             raise Conflict(N_("Operator %(name)s is not active.", name=operator.name), "operator_inactive")
-        if claim_capacity(session, operator_id) is None:
+        if claim_capacity(session.connection(), operator_id) is None:
             raise Conflict(
                 N_("Operator %(name)s has no free capacity.", name=operator.name), "operator_at_capacity"
             )

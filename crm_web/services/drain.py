@@ -115,10 +115,10 @@ def _assign_one(
 ) -> str | None | bool:
     """The operator's name; None when nobody is free; False when the contact was taken meanwhile."""
     with write_transaction(session):
-        candidates, names = eligible_candidates(session, source_id)
+        candidates, names = eligible_candidates(session.connection(), source_id)
         if excluded is not None:
             candidates = [c for c in candidates if c.operator_id != excluded]
-        decision = choose_and_claim(session, source_id, rng, candidates, names)
+        decision = choose_and_claim(session.connection(), source_id, rng, candidates, names)
         if decision.claimed is None:
             return None
         now = utcnow()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Integer, String, Text, bindparam, insert, literal, null, select, true, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -22,7 +23,7 @@ from .errors import NotFound, ServiceError
 from .leads import resolve_lead
 from .prepared import Prepared
 from .sources import KEY_RE
-from .tx import insert_ignoring_conflicts, write_transaction
+from .tx import insert_ignoring_conflicts, write_connection, write_transaction
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,12 @@ def register_contact(
     """Store the contact, match its lead and hand it to an operator, atomically."""
     try:
         with write_transaction(session):
-            return _register(session, source.id, data, rng, idempotency_key)
+            return _register(session.connection(), source.id, data, rng, idempotency_key)
     except DBAPIError as exc:
         if not _retryable(exc):
             raise
     with write_transaction(session):  # matched again, now without the merged-away lead
-        return _register(session, source.id, data, rng, idempotency_key)
+        return _register(session.connection(), source.id, data, rng, idempotency_key)
 
 
 def _retryable(exc: DBAPIError) -> bool:
@@ -90,7 +91,7 @@ class _StaleConnection(Exception):
 
 
 def webhook_intake(
-    session: Session,
+    engine: Engine,
     source_key: str,
     token: str,
     data: ContactInput | None,
@@ -104,7 +105,8 @@ def webhook_intake(
     answer once the source and token have passed): nothing is written and
     None is returned. One transaction instead of a read and then a write
     one saves a BEGIN/COMMIT round (and a pool checkout) per request, and
-    the source is read together with its eligible operators.
+    the source is read together with its eligible operators. It runs on a
+    Core connection of its own (`write_connection`), not the ORM session.
 
     A pooled connection found dead at the first statement (the database was
     restarted; the pool does not ping) is retried once on a new one:
@@ -114,19 +116,19 @@ def webhook_intake(
     if not KEY_RE.match(source_key):  # also keeps NUL bytes away from PostgreSQL
         raise NotFound("Unknown or disabled source.")
     try:
-        return _webhook_transaction(session, source_key, token, data, rng, idempotency_key)
+        return _webhook_transaction(engine, source_key, token, data, rng, idempotency_key)
     except _StaleConnection:
         pass
     except DBAPIError as exc:
         if not _retryable(exc):
             raise
-    return _webhook_transaction(session, source_key, token, data, rng, idempotency_key)
+    return _webhook_transaction(engine, source_key, token, data, rng, idempotency_key)
 
 
-def _webhook_transaction(session, source_key, token, data, rng, idempotency_key) -> IntakeResult | None:
-    with write_transaction(session):
+def _webhook_transaction(engine, source_key, token, data, rng, idempotency_key) -> IntakeResult | None:
+    with write_connection(engine) as conn:
         try:
-            source = source_for_intake(session, source_key)
+            source = source_for_intake(conn, source_key)
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise _StaleConnection() from exc
@@ -137,11 +139,11 @@ def _webhook_transaction(session, source_key, token, data, rng, idempotency_key)
             raise WrongToken("Missing or wrong webhook token.")
         if data is None:
             return None
-        return _register(session, source.id, data, rng, idempotency_key, source)
+        return _register(conn, source.id, data, rng, idempotency_key, source)
 
 
 def _register(
-    session: Session,
+    conn: Connection,
     source_id: int,
     data: ContactInput,
     rng: random.Random,
@@ -149,10 +151,10 @@ def _register(
     source: IntakeSource | None = None,
 ) -> IntakeResult:
     if idempotency_key is not None:
-        stored = _claim_idempotency_key(session, source_id, idempotency_key)
+        stored = _claim_idempotency_key(conn, source_id, idempotency_key)
         if stored is not None:
             return IntakeResult(body=stored, replayed=True)
-    lead_id, lead_created = resolve_lead(session, data.identifiers, data.name)
+    lead_id, lead_created = resolve_lead(conn, data.identifiers, data.name)
     now = utcnow()
     values = {
         "lead_id": lead_id,
@@ -161,17 +163,16 @@ def _register(
         "message": data.message,
         "created_at": now,
     }
-    conn = session.connection()
     if source is not None and conn.dialect.name == "postgresql":
         contact_id, claimed = _claim_and_insert(conn, source, rng, values)
     else:
         decision = choose_and_claim(
-            session, source_id, rng, *((source.candidates, source.names) if source else ())
+            conn, source_id, rng, *((source.candidates, source.names) if source else ())
         )
         claimed = decision.claimed
         contact_id = _insert_contact(conn, values, claimed)
         action, details = decision.audit("auto")
-        audit.record(session, action, "contact", contact_id, details)
+        audit.record(conn, action, "contact", contact_id, details)
     contact = NewContact(
         id=contact_id,
         operator_id=claimed.id if claimed else None,
@@ -182,11 +183,10 @@ def _register(
     # The claimed operator's id and name are known: no reload query.
     body = serializers.intake_body(contact, lead_created, operator=claimed)
     if idempotency_key is not None:
-        session.execute(
+        conn.execute(
             update(IdempotencyKey)
             .where(IdempotencyKey.source_id == source_id, IdempotencyKey.key == idempotency_key)
-            .values(response_body=json.dumps(body)),
-            execution_options={"synchronize_session": False},
+            .values(response_body=json.dumps(body))
         )
     return IntakeResult(body=body, contact=contact)
 
@@ -263,16 +263,16 @@ def _audit_params(now: datetime) -> dict:
     }
 
 
-def _claim_idempotency_key(session: Session, source_id: int, key: str) -> dict | None:
+def _claim_idempotency_key(conn: Connection, source_id: int, key: str) -> dict | None:
     """Reserve the key; if a committed request already holds it, its body."""
-    inserted = session.execute(
-        insert_ignoring_conflicts(session, IdempotencyKey)
+    inserted = conn.execute(
+        insert_ignoring_conflicts(conn, IdempotencyKey)
         .values(source_id=source_id, key=key, created_at=utcnow())
         .returning(IdempotencyKey.id)
     ).scalar()
     if inserted is not None:
         return None
-    body = session.scalar(
+    body = conn.scalar(
         select(IdempotencyKey.response_body).where(
             IdempotencyKey.source_id == source_id, IdempotencyKey.key == key
         )

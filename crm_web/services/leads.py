@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import suppress
 
 from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -28,10 +29,10 @@ _MATCH_COLUMNS = (_leads.c.id, _leads.c.external_id, _leads.c.phone, _leads.c.em
 _statements: dict[tuple, Prepared] = {}
 
 
-def _insert_lead_statement(session: Session):
-    key = ("insert", session.get_bind().dialect.name)
+def _insert_lead_statement(conn: Connection) -> Prepared:
+    key = ("insert", conn.dialect.name)
     if key not in _statements:
-        _statements[key] = Prepared(insert_ignoring_conflicts(session, _leads).returning(_leads.c.id))
+        _statements[key] = Prepared(insert_ignoring_conflicts(conn, _leads).returning(_leads.c.id))
     return _statements[key]
 
 
@@ -44,7 +45,7 @@ def _match_statement(fields: tuple[str, ...]):
     return _statements[key]
 
 
-def resolve_lead(session: Session, ids: Identifiers, name: str | None) -> tuple[int, bool]:
+def resolve_lead(conn: Connection, ids: Identifiers, name: str | None) -> tuple[int, bool]:
     """Return (lead id, created) for a request, inside the caller's transaction.
 
     Most requests come from new clients, so the lead is inserted first: the
@@ -54,8 +55,7 @@ def resolve_lead(session: Session, ids: Identifiers, name: str | None) -> tuple[
     """
     given = ids.present()
     match = _match_statement(tuple(given))
-    insert_lead = _insert_lead_statement(session)
-    conn = session.connection()
+    insert_lead = _insert_lead_statement(conn)
     for _ in range(MAX_MATCH_ATTEMPTS):
         lead_id = insert_lead.scalar(conn, {**given, "name": name, "created_at": utcnow()})
         if lead_id is not None:
@@ -64,15 +64,15 @@ def resolve_lead(session: Session, ids: Identifiers, name: str | None) -> tuple[
         plan = plan_match(ids, [LeadKeys(*row[:4]) for row in rows])
         if plan.creates_lead:
             continue  # the lead that held an identifier went away meanwhile (rolled back)
-        if plan.duplicates and not _lock_leads_in_order(session, [plan.lead_id, *plan.duplicates]):
+        if plan.duplicates and not _lock_leads_in_order(conn, [plan.lead_id, *plan.duplicates]):
             continue  # one of them was merged away meanwhile: match again
         target_name = next(row[4] for row in rows if row[0] == plan.lead_id)
         needs_fill = plan.fill or (name and target_name is None)
-        if needs_fill and not _fill_in(session, plan.lead_id, plan.fill, name):
+        if needs_fill and not _fill_in(conn, plan.lead_id, plan.fill, name):
             continue
         for other in plan.duplicates:
-            session.execute(
-                insert_ignoring_conflicts(session, LeadDuplicate).values(
+            conn.execute(
+                insert_ignoring_conflicts(conn, LeadDuplicate).values(
                     lead_id=other, duplicate_of_id=plan.lead_id, created_at=utcnow()
                 )
             )
@@ -80,32 +80,29 @@ def resolve_lead(session: Session, ids: Identifiers, name: str | None) -> tuple[
     raise RuntimeError("lead matching did not settle; too many concurrent conflicts")
 
 
-def _lock_leads_in_order(session: Session, lead_ids: list[int]) -> bool:
+def _lock_leads_in_order(conn: Connection, lead_ids: list[int]) -> bool:
     """PostgreSQL: key-share locks on the leads, lowest id first; False if one is gone.
 
     A request naming several leads changes one and links the others; a
     merge locks its leads lowest id first too, so the two wait for each
     other instead of deadlocking. SQLite has one writer at a time.
     """
-    if session.get_bind().dialect.name != "postgresql":
+    if conn.dialect.name != "postgresql":
         return True
-    locked = session.scalars(
+    locked = conn.scalars(
         select(Lead.id).where(Lead.id.in_(lead_ids)).order_by(Lead.id).with_for_update(key_share=True)
     ).all()
     return len(locked) == len(set(lead_ids))
 
 
-def _fill_in(session: Session, lead_id: int, fill: dict[str, str], name: str | None) -> bool:
+def _fill_in(conn: Connection, lead_id: int, fill: dict[str, str], name: str | None) -> bool:
     """Set identifiers (and name) the lead lacks, never overwriting; False on conflict."""
     values = {field: func.coalesce(getattr(Lead, field), value) for field, value in fill.items()}
     if name:
         values["name"] = func.coalesce(Lead.name, name)
     try:
-        with session.begin_nested():
-            session.execute(
-                update(Lead).where(Lead.id == lead_id).values(**values),
-                execution_options={"synchronize_session": False},
-            )
+        with conn.begin_nested():
+            conn.execute(update(Lead).where(Lead.id == lead_id).values(**values))
     except IntegrityError:
         return False
     return True

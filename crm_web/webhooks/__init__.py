@@ -68,7 +68,7 @@ def receive(source_key: str):
     data, failure = _prepare(key)
     try:
         result = webhook_intake(
-            db.session, source_key, token, data, current_app.extensions["crm_rng"], idempotency_key=key
+            db.engine, source_key, token, data, current_app.extensions["crm_rng"], idempotency_key=key
         )
     except NotFound as exc:
         return error_response(404, exc.message)

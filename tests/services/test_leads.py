@@ -10,7 +10,7 @@ from crm_web.services.tx import write_transaction
 
 def resolve(session, name=None, **ids):
     with write_transaction(session):
-        return resolve_lead(session, Identifiers(**ids), name)
+        return resolve_lead(session.connection(), Identifiers(**ids), name)
 
 
 def test_new_lead_gets_every_identifier(session):

@@ -174,3 +174,120 @@ def test_the_sweep_is_recorded_as_the_system_not_the_caller(app, client, factory
     with app.app_context():
         event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "contact.returned")).one()
         assert (event.actor_label, event.ip) == ("system", None)
+
+
+# --- the other changes that free capacity (CRM_AUTO_DRAIN), through the API ----------
+
+
+def _queued_pair(app, factory, make_contact, *, anna_active=True, anna_max_load=0, rule=True):
+    """Anna (and a source ruled to her, or not) and two queued contacts, oldest first."""
+    anna = factory.operator("Anna", max_load=anna_max_load, is_active=anna_active)
+    source = factory.source("Site", weights={anna: 1} if rule else None)
+    older, newer = new_contact(make_contact, source), new_contact(make_contact, source)
+    assert operator_of(app, older.id) is None and operator_of(app, newer.id) is None
+    return anna, source, older, newer
+
+
+def test_auto_drain_when_an_operator_is_activated(app, client, factory, make_contact):
+    anna, _, older, newer = _queued_pair(app, factory, make_contact, anna_active=False, anna_max_load=1)
+    app.config["CRM_AUTO_DRAIN"] = True
+    headers = factory.staff("supervisor").headers
+    response = client.patch(f"/api/v1/operators/{anna.id}", json={"is_active": True}, headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert (operator_of(app, older.id), operator_of(app, newer.id)) == (anna.id, None)
+
+
+def test_auto_drain_when_an_operator_gets_a_larger_max_load(app, client, factory, make_contact):
+    anna, _, older, newer = _queued_pair(app, factory, make_contact)
+    app.config["CRM_AUTO_DRAIN"] = True
+    headers = factory.staff("supervisor").headers
+    response = client.patch(f"/api/v1/operators/{anna.id}", json={"max_load": 1}, headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert (operator_of(app, older.id), operator_of(app, newer.id)) == (anna.id, None)
+
+
+def test_auto_drain_when_a_rule_is_added(app, client, factory, make_contact):
+    anna, source, older, newer = _queued_pair(app, factory, make_contact, anna_max_load=1, rule=False)
+    app.config["CRM_AUTO_DRAIN"] = True
+    headers = factory.staff("supervisor").headers
+    rules = {"rules": [{"operator_id": anna.id, "weight": "1"}]}
+    response = client.put(f"/api/v1/sources/{source.id}/distribution", json=rules, headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert (operator_of(app, older.id), operator_of(app, newer.id)) == (anna.id, None)
+
+
+def test_without_auto_drain_a_larger_max_load_leaves_the_queue_alone(app, client, factory, make_contact):
+    anna, _, older, newer = _queued_pair(app, factory, make_contact)
+    headers = factory.staff("supervisor").headers
+    response = client.patch(f"/api/v1/operators/{anna.id}", json={"max_load": 5}, headers=headers)
+    assert response.status_code == 200
+    assert (operator_of(app, older.id), operator_of(app, newer.id)) == (None, None)
+
+
+def test_auto_drain_hands_a_deleted_operators_contacts_to_the_others(app, client, factory, make_contact):
+    anna = factory.operator("Anna", max_load=5)
+    boris = factory.operator("Boris", max_load=5)
+    source = factory.source("Site", weights={anna: 1})
+    held = new_contact(make_contact, source)
+    assert operator_of(app, held.id) == anna.id
+    from crm_web.services.sources import replace_distribution
+
+    # Boris gets a rule now, through the service (no request: nothing drains).
+    factory._call(replace_distribution, source.id, {anna.id: "1", boris.id: "1"})
+    app.config["CRM_AUTO_DRAIN"] = True
+    headers = factory.staff("supervisor").headers
+    assert client.delete(f"/api/v1/operators/{anna.id}", headers=headers).status_code in (200, 204)
+    assert operator_of(app, held.id) == boris.id
+
+
+# --- unopened contacts with auto-drain on, and the cron command --------------------------
+
+
+def _backdate_assignment(app, contact_id, minutes):
+    from sqlalchemy import update
+
+    with app.app_context():
+        db.session.execute(
+            update(Contact)
+            .where(Contact.id == contact_id)
+            .values(assigned_at=utcnow() - timedelta(minutes=minutes))
+        )
+        db.session.commit()
+        db.session.remove()
+
+
+def test_with_auto_drain_an_unopened_contact_goes_straight_to_another_operator(
+    app, client, factory, make_contact
+):
+    from crm_web import autodrain
+
+    anna = factory.operator("Anna", max_load=5)
+    boris = factory.operator("Boris", max_load=0)
+    source = factory.source("Site", weights={anna: 999, boris: 1})  # Anna would win every draw
+    contact = new_contact(make_contact, source)
+    assert operator_of(app, contact.id) == anna.id
+    set_max_load(app, boris, 5)
+    _backdate_assignment(app, contact.id, 20)
+    app.config.update(CRM_RETURN_AFTER_MINUTES=15, CRM_AUTO_DRAIN=True)
+    autodrain._next_sweep = 0.0
+
+    client.get("/login", environ_base={"REMOTE_ADDR": "203.0.113.9"})  # any request sweeps
+
+    assert operator_of(app, contact.id) == boris.id  # never back to the one who left it
+    with app.app_context():
+        actions = list(db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.subject_id == contact.id).order_by(AuditEvent.id)
+        ))
+        db.session.remove()
+    assert actions[-2:] == ["contact.returned", "contact.assigned"]
+
+
+def test_cli_return_unopened(app, runner, factory, make_contact):
+    anna = factory.operator("Anna", max_load=5)
+    source = factory.source("Site", weights={anna: 1})
+    late, recent = new_contact(make_contact, source), new_contact(make_contact, source)
+    _backdate_assignment(app, late.id, 20)
+    result = runner.invoke(args=["crm", "return-unopened", "--minutes", "15"])
+    assert result.exit_code == 0, result.output
+    assert "Returned 1 unopened contact(s) to the queue." in result.output
+    assert (operator_of(app, late.id), operator_of(app, recent.id)) == (None, anna.id)
