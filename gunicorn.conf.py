@@ -22,8 +22,9 @@ graceful_timeout = 20
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 # The default format logs the request line with its query string, where the
 # webhook's ?token= (and lead searches by phone or email) would be written
-# out: log the path only (%(U)s), never the query.
-access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
+# out: log the path only (%(U)s), never the query; and no Referer (%(f)s),
+# which carries the query string of the page the browser came from.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"'
 errorlog = "-"
 # gunicorn's control socket lives at one path per user; several instances on
 # one host would fight over it, and we do not use it.

@@ -101,8 +101,11 @@ def test_tokens_and_passwords_stay_out_of_the_server_logs(app, database_url, fac
         )
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert answer.status == 201
+        # A browser sends the page it came from as Referer, query string included
+        # (Referrer-Policy: same-origin): a lead search by phone, say.
+        referer = server.url(f"/leads?q=%2B79991234567&token={source.webhook_token}")
         lookup = urllib.request.Request(
-            server.url("/api/v1/leads?phone=%2B79991234567"), headers=staff.headers
+            server.url("/api/v1/leads?phone=%2B79991234567"), headers={**staff.headers, "Referer": referer}
         )
         with urllib.request.urlopen(lookup, timeout=10) as answer:
             assert answer.status == 200
