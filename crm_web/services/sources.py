@@ -64,7 +64,7 @@ def rule_counts(session: Session) -> dict[int, int]:
 
 
 def get_source(session: Session, source_id: int) -> Source:
-    source = session.get(Source, source_id)
+    source = session.get(Source, source_id) if is_id(source_id) else None
     if source is None:
         raise NotFound(f"Source {source_id} not found.")
     return source

@@ -10,7 +10,7 @@ from flask import render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField
-from wtforms.validators import Length, NumberRange, Optional, ValidationError
+from wtforms.validators import Length, Optional, ValidationError
 
 from ..extensions import db
 from ..models import AuditEvent
@@ -19,6 +19,7 @@ from ..services.validation import MAX_ID
 from . import bp
 from .access import supervisor_required
 from .queue import after_arg
+from .validators import IntRange
 
 PER_PAGE = 50
 # Offered in the action filter; any other prefix may be typed.
@@ -45,10 +46,10 @@ class AuditFilterForm(FlaskForm):
         choices=[SelectChoice("", _l("Any subject"))] + [SelectChoice(t, t) for t in SUBJECT_TYPES],
         default="",
     )
-    subject_id = IntegerField(_l("Subject id"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    subject_id = IntegerField(_l("Subject id"), validators=[Optional(), IntRange(min=1, max=MAX_ID)])
     date_from = DateField(_l("From"), validators=[Optional()])
     date_to = DateField(_l("To"), validators=[Optional()])
-    user = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    user = IntegerField(validators=[Optional(), IntRange(min=1, max=MAX_ID)])
 
     def validate_date_to(self, date_to):
         if date_to.data and self.date_from.data and date_to.data < self.date_from.data:

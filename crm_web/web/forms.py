@@ -15,7 +15,9 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
+
+from .validators import IntRange
 
 
 class LoginForm(FlaskForm):
@@ -29,7 +31,7 @@ class OperatorForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     max_load = IntegerField(
         _l("Maximum load"),
-        validators=[InputRequired(), NumberRange(min=0, max=10_000)],
+        validators=[InputRequired(), IntRange(min=0, max=10_000)],
         description=_l("How many active contacts this operator may hold at once (0–10000)."),
     )
     is_active = BooleanField(_l("Active (receives new contacts)"), default=True)

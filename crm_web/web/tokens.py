@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms.validators import Length, Optional
 
 from ..extensions import db
 from ..models import utcnow
@@ -18,6 +18,7 @@ from . import bp
 from .access import staff_required
 from .forms import EmptyForm
 from .formutil import apply_errors
+from .validators import IntRange
 
 
 class TokenForm(FlaskForm):
@@ -25,7 +26,7 @@ class TokenForm(FlaskForm):
                         description=_l("What the token is for, e.g. the integration that uses it."))
     expires_in_days = IntegerField(
         _l("Expires after (days)"),
-        validators=[Optional(), NumberRange(min=1, max=service.MAX_TOKEN_DAYS)],
+        validators=[Optional(), IntRange(min=1, max=service.MAX_TOKEN_DAYS)],
         description=_l("Leave empty for a token that never expires."),
     )
 
