@@ -177,13 +177,16 @@ def take_screenshots(base_url: str, out: Path) -> list[Path]:
             expect(page.locator("svg.chart-shares rect.bar").first).to_be_visible()
             saved.append(shoot(page, "report", width, out))
             page.context.close()
-        # The overview and the queue in Russian (longer words: the layout must hold).
+        # The overview, the queue and the audit trail in Russian (longer words: the layout must hold).
         for width, height in WIDTHS.items():
             page = sign_in(browser, base_url, width, height, locale="ru-RU")
             saved.append(shoot(page, "overview-ru", width, out))
             page.goto("/queue")
             expect(page.locator(".queue-table")).to_be_visible()
             saved.append(shoot(page, "queue-ru", width, out))
+            page.goto("/audit")
+            expect(page.locator(".audit-table")).to_be_visible()
+            saved.append(shoot(page, "audit-ru", width, out))
             page.context.close()
         browser.close()
     return saved

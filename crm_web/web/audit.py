@@ -27,6 +27,37 @@ KNOWN_ACTIONS = (
     "contact.", "contact.assigned", "contact.queued", "contact.closed", "contact.returned",
     "operator.", "source.", "weights.updated", "user.", "api_token.", "signin.failed",
 )
+# What each action is called on the page (the code stays beside it: it is what the filter takes).
+ACTION_LABELS = {
+    "contact.assigned": _l("Contact assigned"),
+    "contact.queued": _l("Contact queued"),
+    "contact.closed": _l("Contact closed"),
+    "contact.returned": _l("Contact back to the queue"),
+    "lead.merged": _l("Leads merged"),
+    "lead.duplicate_dismissed": _l("Not a duplicate"),
+    "operator.created": _l("Operator created"),
+    "operator.updated": _l("Operator changed"),
+    "operator.deleted": _l("Operator deleted"),
+    "source.created": _l("Source created"),
+    "source.updated": _l("Source changed"),
+    "source.token_rotated": _l("Webhook token replaced"),
+    "weights.updated": _l("Weights changed"),
+    "user.created": _l("User created"),
+    "user.updated": _l("User changed"),
+    "api_token.issued": _l("API token issued"),
+    "api_token.revoked": _l("API token revoked"),
+    "signin.failed": _l("Failed sign-in"),
+}
+SUBJECT_LABELS = {
+    "contact": _l("contact"), "lead": _l("lead"), "operator": _l("operator"), "source": _l("source"),
+    "user": _l("user"), "api_token": _l("API token"),
+}
+# Fields of operators, sources and users as the before → after lines name them.
+FIELD_LABELS = {
+    "name": _l("name"), "is_active": _l("active"), "max_load": _l("max load"), "key": _l("key"),
+    "allowed_origins": _l("allowed origins"), "thank_you_url": _l("thank-you URL"), "email": _l("email"),
+    "role": _l("role"), "operator_id": _l("operator id"), "is_enabled": _l("enabled"),
+}
 # Keys of `details` shown by the "why" table or the before → after lines, not as plain facts.
 _STRUCTURED = {"before", "after", "names", "candidates", "draw", "refused"}
 
@@ -43,7 +74,8 @@ class AuditFilterForm(FlaskForm):
                         render_kw={"placeholder": _l("email, api, webhook…")})
     subject_type = SelectField(
         _l("Subject"),
-        choices=[SelectChoice("", _l("Any subject"))] + [SelectChoice(t, t) for t in SUBJECT_TYPES],
+        choices=[SelectChoice("", _l("Any subject"))]
+        + [SelectChoice(t, SUBJECT_LABELS.get(t, t)) for t in SUBJECT_TYPES],
         default="",
     )
     subject_id = IntegerField(_l("Subject id"), validators=[Optional(), IntRange(min=1, max=MAX_ID)])
@@ -143,6 +175,16 @@ class EventView:
     why: Why | None = None
     subject_has_page: bool = False
 
+    @property
+    def action_label(self) -> str:
+        label = ACTION_LABELS.get(self.event.action)
+        return str(label) if label is not None else self.event.action
+
+    @property
+    def subject_label(self) -> str:
+        label = SUBJECT_LABELS.get(self.event.subject_type)
+        return str(label) if label is not None else self.event.subject_type
+
 
 def present_all(events: list[AuditEvent]) -> list[EventView]:
     """Events ready for a template; subjects with a page found in one query per type."""
@@ -165,9 +207,9 @@ def present(event: AuditEvent) -> EventView:
         after = after if isinstance(after, dict) else {}
         keys = list(before) + [k for k in after if k not in before]
         for key in keys:
-            label = names.get(key) or (f"#{key}" if key.isdigit() else key)
+            label = names.get(key) or (f"#{key}" if key.isdigit() else str(FIELD_LABELS.get(key, key)))
             view.changes.append(Change(
-                label, before.get(key), after.get(key),
+                label, _shown(key, before.get(key)), _shown(key, after.get(key)),
                 has_before=key in before or bool(before), has_after=key in after or bool(after),
             ))
     view.facts = [
@@ -176,6 +218,16 @@ def present(event: AuditEvent) -> EventView:
     if isinstance(details.get("candidates"), list):
         view.why = _why(details)
     return view
+
+
+def _shown(key: str, value):
+    """A stored value as the page says it: roles in the user's language."""
+    if key == "role" and value in _ROLES:
+        return str(_ROLES[value])
+    return value
+
+
+_ROLES = {"supervisor": _l("supervisor"), "operator": _l("operator")}
 
 
 def _parse(text: str | None) -> dict:
