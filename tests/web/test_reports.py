@@ -162,7 +162,10 @@ def test_flag_for_a_skewed_distribution(client, sign_in, factory, put_contacts):
     page = text_of(client.get(URL).get_data(as_text=True))
     assert 'data-flag="skewed"' in page
     assert "The difference is larger than chance explains." in page
-    assert "χ² = 18.0 (df = 1), p = &lt; 0.0001 (flagged at p &lt; 0.01); 50 contacts tested." in page
+    assert (
+        "χ² = 18.0 (df = 1), p = &lt; 0.0001 (a source is flagged only when p &lt; 0.01); "
+        "50 contacts tested."
+    ) in page
     assert "+4.24" in page and "−4.24" in page  # z of each operator (a real minus sign)
     assert page.count('class="stands-out"') == 2
 
