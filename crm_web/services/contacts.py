@@ -15,7 +15,7 @@ from .drain import mark_capacity_freed
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .pagination import Page, paginate
 from .tx import write_transaction
-from .validation import is_id
+from .validation import get_by_id
 
 STATUSES = ("unassigned", "assigned", "closed")
 _NO_SYNC = {"synchronize_session": False}
@@ -87,7 +87,7 @@ def list_contacts(
 
 
 def _live_operator(session: Session, operator_id: int) -> Operator:
-    operator = session.get(Operator, operator_id) if is_id(operator_id) else None
+    operator = get_by_id(session, Operator, operator_id)
     if operator is None or operator.deleted_at is not None:
         raise ValidationError.single("operator_id", N_("Operator %(id)s does not exist.", id=operator_id))
     return operator

@@ -16,7 +16,7 @@ from .drain import mark_capacity_freed
 from .errors import Conflict, NotFound
 from .pagination import Page, paginate
 from .tx import write_transaction
-from .validation import bool_field, int_field, is_id, raise_if, text_field, unknown_fields
+from .validation import bool_field, get_by_id, int_field, raise_if, text_field, unknown_fields
 
 MAX_LOAD_LIMIT = 10_000
 FIELDS = {"name", "is_active", "max_load"}
@@ -40,7 +40,7 @@ def all_operators(session: Session) -> list[Operator]:
 
 
 def get_operator(session: Session, operator_id: int) -> Operator:
-    operator = session.get(Operator, operator_id) if is_id(operator_id) else None
+    operator = get_by_id(session, Operator, operator_id)
     if operator is None or operator.deleted_at is not None:
         raise NotFound(f"Operator {operator_id} not found.")
     return operator

@@ -20,7 +20,7 @@ from .drain import mark_capacity_freed
 from .errors import Conflict, NotFound, ValidationError
 from .pagination import Page, paginate
 from .tx import write_transaction
-from .validation import bool_field, is_id, raise_if, require_object, text_field, unknown_fields
+from .validation import bool_field, get_by_id, is_id, raise_if, require_object, text_field, unknown_fields
 
 KEY_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 KEY_HELP = N_("Use 1-64 lower-case letters, digits, '-' or '_', starting and ending with a letter or digit.")
@@ -64,7 +64,7 @@ def rule_counts(session: Session) -> dict[int, int]:
 
 
 def get_source(session: Session, source_id: int) -> Source:
-    source = session.get(Source, source_id) if is_id(source_id) else None
+    source = get_by_id(session, Source, source_id)
     if source is None:
         raise NotFound(f"Source {source_id} not found.")
     return source

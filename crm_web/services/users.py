@@ -18,7 +18,7 @@ from .audit import changes, record
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .signin_throttle import SigninThrottle
 from .tx import write_transaction
-from .validation import is_id
+from .validation import get_by_id
 
 TOKEN_PREFIX = "crm_"
 MIN_PASSWORD = 8
@@ -87,7 +87,7 @@ def create_user(
         if session.scalar(select(User.id).where(User.email == email)) is not None:
             raise Conflict(N_("A user with email %(email)s already exists.", email=email), "duplicate_email")
         if operator_id is not None:
-            operator = session.get(Operator, operator_id) if is_id(operator_id) else None
+            operator = get_by_id(session, Operator, operator_id)
             if operator is None or operator.deleted_at is not None:
                 raise ValidationError.single(
                     "operator_id", N_("Operator %(id)s does not exist.", id=operator_id)
@@ -161,7 +161,7 @@ def tokens_of(session: Session, user: User) -> list[ApiToken]:
 def revoke_token(session: Session, token_id: int, user: User, own_only: bool = False) -> ApiToken:
     """Revoke a token of the user (a supervisor, unless `own_only`, any user's)."""
     with write_transaction(session):
-        token = session.get(ApiToken, token_id) if is_id(token_id) else None
+        token = get_by_id(session, ApiToken, token_id)
         may = token is not None and (token.user_id == user.id or (user.is_supervisor and not own_only))
         if not may:
             raise NotFound(f"Token {token_id} not found.")
@@ -205,7 +205,7 @@ def all_users(session: Session) -> list[User]:
 
 
 def get_user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id) if is_id(user_id) else None
+    user = get_by_id(session, User, user_id)
     if user is None:
         raise NotFound(f"User {user_id} not found.")
     return user

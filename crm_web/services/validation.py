@@ -16,6 +16,11 @@ def is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
+def get_by_id(session, model, row_id):
+    """`session.get`, or None for an id no row can have (a larger one would overflow the driver)."""
+    return session.get(model, row_id) if is_id(row_id) else None
+
+
 def require_object(data: object) -> Mapping:
     if not isinstance(data, Mapping):
         raise ValidationError({"_body": [N_("Must be a JSON object.")]}, N_("Body must be a JSON object."))

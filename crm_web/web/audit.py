@@ -52,11 +52,14 @@ SUBJECT_LABELS = {
     "contact": _l("contact"), "lead": _l("lead"), "operator": _l("operator"), "source": _l("source"),
     "user": _l("user"), "api_token": _l("API token"),
 }
-# Fields of operators, sources and users as the before → after lines name them.
+# Keys of `details` and of the before → after lines (fields of operators, sources, users) as shown.
 FIELD_LABELS = {
     "name": _l("name"), "is_active": _l("active"), "max_load": _l("max load"), "key": _l("key"),
     "allowed_origins": _l("allowed origins"), "thank_you_url": _l("thank-you URL"), "email": _l("email"),
     "role": _l("role"), "operator_id": _l("operator id"), "is_enabled": _l("enabled"),
+    "mode": _l("mode"), "operator_name": _l("operator"), "load_before": _l("load before"),
+    "reason": _l("reason"), "contacts_returned_to_queue": _l("contacts back to the queue"),
+    "label": _l("label"), "user_id": _l("user id"), "expires_at": _l("expires"),
 }
 # Keys of `details` shown by the "why" table or the before → after lines, not as plain facts.
 _STRUCTURED = {"before", "after", "names", "candidates", "draw", "refused"}
@@ -171,7 +174,7 @@ class EventView:
     event: AuditEvent
     details: dict
     changes: list[Change] = field(default_factory=list)
-    facts: list[tuple[str, object]] = field(default_factory=list)
+    facts: list[tuple[str, object, str]] = field(default_factory=list)  # key, value, label
     why: Why | None = None
     subject_has_page: bool = False
 
@@ -213,7 +216,8 @@ def present(event: AuditEvent) -> EventView:
                 has_before=key in before or bool(before), has_after=key in after or bool(after),
             ))
     view.facts = [
-        (k, v) for k, v in details.items() if k not in _STRUCTURED and not isinstance(v, dict | list)
+        (k, v, str(FIELD_LABELS.get(k, k)))
+        for k, v in details.items() if k not in _STRUCTURED and not isinstance(v, dict | list)
     ]
     if isinstance(details.get("candidates"), list):
         view.why = _why(details)
