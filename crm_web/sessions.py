@@ -20,3 +20,11 @@ class PagesOnlySessionInterface(SecureCookieSessionInterface):
         if request.path.startswith(STATELESS_PREFIXES):
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app, session, response):
+        # Flask works out the cookie's name, domain, path and flags before it
+        # sees that there is nothing to do (the webhook's and the API's case):
+        # an empty session nobody read or changed gets no cookie and no Vary.
+        if not session and not session.modified and not session.accessed:
+            return
+        super().save_session(app, session, response)

@@ -78,3 +78,28 @@ def test_logout_without_csrf_is_400_and_keeps_the_session(client, sign_in):
     sign_in("supervisor")
     assert client.post("/logout").status_code == 400
     assert client.get("/").status_code == 200
+
+
+def test_sign_out_still_clears_a_remember_me_cookie(client, factory, log_in):
+    # Flask-Login's remember-me hook runs on the pages only (not on the webhook
+    # and the API, see crm_web/__init__.py); on the pages it still does its work.
+    staff = factory.staff("supervisor")
+    log_in(client, staff.email)
+    client.set_cookie("remember_token", "stale")
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 303
+    cleared = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("remember_token=")]
+    assert cleared and "Expires=Thu, 01 Jan 1970" in cleared[0]
+
+
+def test_webhook_and_api_answers_carry_no_cookie(client, factory):
+    source = factory.source()
+    response = client.post(
+        f"/webhooks/{source.key}", json={"phone": "+79161230000"},
+        headers={"X-Webhook-Token": source.webhook_token},
+    )
+    assert response.status_code == 201
+    assert "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert "Set-Cookie" not in client.get("/api/v1/operators").headers
