@@ -30,7 +30,7 @@ class CrmFlask(Flask):
 
     Flask passes every hook and view through `ensure_sync` on every request,
     and each call asks `inspect.iscoroutinefunction` again: 13 times per
-    webhook call, about 4 % of its time in Python. The functions are fixed
+    webhook call (about 1 % of its instructions). The functions are fixed
     once the app is built, so the answer is kept per function.
     """
 
@@ -110,7 +110,8 @@ def _remember_cookie_on_pages_only(app: Flask) -> None:
     """Flask-Login's remember-me hook, skipped on the webhook and the API.
 
     It runs after every request and opens the cookie session to look for
-    its flag, about 4 % of a webhook call; only the pages sign in and out.
+    its flag (removing it saved 0.12 M of a webhook call's 2.9 M
+    instructions); only the pages sign in and out.
     """
     hooks = app.after_request_funcs[None]
     index = hooks.index(login_manager._update_remember_cookie)

@@ -149,7 +149,7 @@ def configure_logging(app: Flask) -> None:
         level = logging.INFO if status < 500 else logging.WARNING if status == 503 else logging.ERROR
         if request_log.isEnabledFor(level):
             # Built here rather than by Logger.log, which walks the stack to
-            # find its caller (always this hook): a tenth of the line's cost.
+            # find its caller (always this hook).
             args = (fields["method"], fields["route"] or "(no route)", fields["status"])
             request_log.handle(
                 request_log.makeRecord(
