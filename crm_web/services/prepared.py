@@ -84,7 +84,8 @@ def _cursor(connection: Connection):
     cursor's results are replaced by its next execute, and every reader
     here fetches them before returning. Keyed by the DBAPI connection's
     identity: the pool record (and its `info`) outlives a connection that
-    was invalidated and replaced.
+    was invalidated and replaced. Dropped when a statement fails, since
+    SQLAlchemy's error handling closes the cursor it was given.
     """
     fairy = connection.connection
     dbapi = fairy.dbapi_connection
@@ -92,6 +93,10 @@ def _cursor(connection: Connection):
     if cached is None or cached[0] is not dbapi:
         cached = fairy.info[_CURSOR] = (dbapi, dbapi.cursor())
     return cached[1]
+
+
+def _forget_cursor(connection: Connection) -> None:
+    connection.connection.info.pop(_CURSOR, None)
 
 
 class Prepared:
@@ -124,6 +129,8 @@ class Prepared:
                 for listener in connection.dispatch.after_cursor_execute:
                     listener(connection, cursor, sql, args, None, False)
         except BaseException as exc:
+            # The handler closes the cursor: the next statement gets a new one.
+            _forget_cursor(connection)
             connection._handle_dbapi_exception(exc, sql, args, cursor, None)
         return compiled, cursor
 
