@@ -20,7 +20,7 @@ from .request_context import configure_request_context
 from .security import configure_security_headers
 from .services.users import use_password_profile
 from .services.validation import is_id
-from .sessions import PagesOnlySessionInterface
+from .sessions import PagesOnlySessionInterface, is_stateless
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,17 +36,20 @@ class CrmFlask(Flask):
 
     _SYNC_CACHE_LIMIT = 4096  # bounds the dict if something passes fresh callables
 
+    def __init__(self, *args, **kwargs) -> None:
+        self._sync_cache: dict = {}
+        super().__init__(*args, **kwargs)
+
     def ensure_sync(self, func):
-        cache = self.__dict__.setdefault("_sync_cache", {})
         try:
-            return cache[func]
+            return self._sync_cache[func]
         except KeyError:
             pass
         except TypeError:  # unhashable callable
             return super().ensure_sync(func)
-        if len(cache) >= self._SYNC_CACHE_LIMIT:
-            cache.clear()
-        wrapped = cache[func] = super().ensure_sync(func)
+        if len(self._sync_cache) >= self._SYNC_CACHE_LIMIT:
+            self._sync_cache.clear()
+        wrapped = self._sync_cache[func] = super().ensure_sync(func)
         return wrapped
 
 
@@ -118,7 +121,7 @@ def _remember_cookie_on_pages_only(app: Flask) -> None:
     update = hooks[index]
 
     def update_remember_cookie(response):
-        if request.blueprint in ("webhooks", "api"):
+        if is_stateless(request):
             return response
         return update(response)
 

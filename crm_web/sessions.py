@@ -9,6 +9,11 @@ from flask.sessions import SecureCookieSessionInterface
 STATELESS_PREFIXES = ("/webhooks/", "/api/")
 
 
+def is_stateless(request) -> bool:
+    """A request to the webhook or the API: no cookie session, no remember-me cookie."""
+    return request.path.startswith(STATELESS_PREFIXES)
+
+
 class PagesOnlySessionInterface(SecureCookieSessionInterface):
     """Skips the cookie (and building its signer) on the webhook and the API.
 
@@ -17,7 +22,7 @@ class PagesOnlySessionInterface(SecureCookieSessionInterface):
     """
 
     def open_session(self, app, request):
-        if request.path.startswith(STATELESS_PREFIXES):
+        if is_stateless(request):
             return self.session_class()
         return super().open_session(app, request)
 

@@ -180,13 +180,17 @@ class EventView:
 
     @property
     def action_label(self) -> str:
-        label = ACTION_LABELS.get(self.event.action)
-        return str(label) if label is not None else self.event.action
+        return _named(ACTION_LABELS, self.event.action)
 
     @property
     def subject_label(self) -> str:
-        label = SUBJECT_LABELS.get(self.event.subject_type)
-        return str(label) if label is not None else self.event.subject_type
+        return _named(SUBJECT_LABELS, self.event.subject_type)
+
+
+def _named(labels: dict, code: str) -> str:
+    """The code's name in the user's language, or the code itself if it has none."""
+    label = labels.get(code)
+    return str(label) if label is not None else code
 
 
 def present_all(events: list[AuditEvent]) -> list[EventView]:
