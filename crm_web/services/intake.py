@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text, bindparam, insert, literal, null, select, true, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -16,14 +16,21 @@ from sqlalchemy.orm import Session
 from .. import serializers
 from ..domain.choice import draw_operator
 from ..domain.identifiers import ContactInput
-from ..models import AuditEvent, Contact, IdempotencyKey, Operator, Source, UTCDateTime, utcnow
+from ..models import Contact, IdempotencyKey, Source, utcnow
 from . import audit
-from .assignment import HAS_CAPACITY, Claimed, Decision, IntakeSource, choose_and_claim, source_for_intake
+from .assignment import Claimed, Decision, IntakeSource, choose_and_claim, source_for_intake
 from .errors import NotFound, ServiceError
-from .leads import resolve_lead
+from .intake_sql import (
+    CLAIM_INSERT_AUDIT,
+    CLAIM_REFUSED,
+    INSERT_QUEUED_AUDIT,
+    NEW_CLIENT_ASSIGNED,
+    NEW_CLIENT_QUEUED,
+)
+from .leads import plain_match, resolve_lead
 from .prepared import Prepared
 from .sources import KEY_RE
-from .tx import insert_ignoring_conflicts, write_connection, write_transaction
+from .tx import autocommit, insert_ignoring_conflicts, write_connection, write_transaction
 
 
 @dataclass(frozen=True)
@@ -98,15 +105,17 @@ def webhook_intake(
     rng: random.Random,
     idempotency_key: str | None = None,
 ) -> IntakeResult | None:
-    """The webhook in one write transaction: source, token, then the contact.
+    """The webhook: source, token, then the contact, atomically.
 
     Raises NotFound (unknown or disabled source) or WrongToken. `data` is
     None when the request itself was refused (its error is the caller's to
     answer once the source and token have passed): nothing is written and
-    None is returned. One transaction instead of a read and then a write
-    one saves a BEGIN/COMMIT round (and a pool checkout) per request, and
-    the source is read together with its eligible operators. It runs on a
-    Core connection of its own (`write_connection`), not the ORM session.
+    None is returned. It runs on a Core connection of its own, not the ORM
+    session, and reads the source together with its eligible operators.
+
+    On PostgreSQL a new client (most calls) is stored in two autocommit
+    statements, no BEGIN or COMMIT (`_new_client_at_once`); anything else
+    is one write transaction, which on SQLite starts with BEGIN IMMEDIATE.
 
     A pooled connection found dead at the first statement (the database was
     restarted; the pool does not ping) is retried once on a new one:
@@ -115,31 +124,114 @@ def webhook_intake(
     """
     if not KEY_RE.match(source_key):  # also keeps NUL bytes away from PostgreSQL
         raise NotFound("Unknown or disabled source.")
+    at_once = engine.dialect.name == "postgresql" and data is not None and idempotency_key is None
+    attempt = _new_client_at_once if at_once else _webhook_transaction
     try:
-        return _webhook_transaction(engine, source_key, token, data, rng, idempotency_key)
+        return attempt(engine, source_key, token, data, rng, idempotency_key)
     except _StaleConnection:
         pass
     except DBAPIError as exc:
         if not _retryable(exc):
             raise
-    return _webhook_transaction(engine, source_key, token, data, rng, idempotency_key)
+    return attempt(engine, source_key, token, data, rng, idempotency_key)
+
+
+def _authorised_source(conn: Connection, source_key: str, token: str) -> IntakeSource:
+    try:
+        source = source_for_intake(conn, source_key)
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise _StaleConnection() from exc
+        raise
+    if source is None:
+        raise NotFound("Unknown or disabled source.")
+    if not hmac.compare_digest(token.encode(), source.webhook_token.encode()):
+        raise WrongToken("Missing or wrong webhook token.")
+    return source
 
 
 def _webhook_transaction(engine, source_key, token, data, rng, idempotency_key) -> IntakeResult | None:
     with write_connection(engine) as conn:
-        try:
-            source = source_for_intake(conn, source_key)
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise _StaleConnection() from exc
-            raise
-        if source is None:
-            raise NotFound("Unknown or disabled source.")
-        if not hmac.compare_digest(token.encode(), source.webhook_token.encode()):
-            raise WrongToken("Missing or wrong webhook token.")
+        source = _authorised_source(conn, source_key, token)
         if data is None:
             return None
         return _register(conn, source.id, data, rng, idempotency_key, source)
+
+
+def _new_client_at_once(engine, source_key, token, data: ContactInput, rng, _no_key=None) -> IntakeResult:
+    """PostgreSQL, in autocommit: the source, then lead, claim, contact and
+    audit row in one statement (services/intake_sql.py), which writes all
+    or nothing. For a returning client that statement writes nothing; its
+    lead is looked up and, unless the request fills in the lead or names
+    several leads, the contact is stored as in the transaction, by
+    statements that each write all or nothing. Anything else (and a drawn
+    operator that filled up meanwhile) goes through the transaction, on
+    the same connection.
+
+    Reading the source and candidates before the transaction instead of as
+    its first statement changes nothing: at READ COMMITTED every statement
+    sees the latest commits anyway, and the claim re-checks capacity.
+    """
+    with engine.connect() as conn:
+        with autocommit(conn):
+            source = _authorised_source(conn, source_key, token)
+            lead_exists = False
+            try:
+                stored = _store_new_client(conn, source, data, rng)
+                if stored is not None:
+                    return stored
+                lead_exists = True
+                # A returning client whose request only adds a contact: its
+                # lead is read, and each statement after it writes all or nothing.
+                lead_id = plain_match(conn, data.identifiers, data.name)
+                if lead_id is not None:
+                    return _store_contact(conn, source.id, data, rng, lead_id, False, source)
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != CLAIM_REFUSED:
+                    raise
+        with conn.begin():
+            if not lead_exists:  # the refused operator must not be drawn again
+                source = _authorised_source(conn, source_key, token)
+            return _register(conn, source.id, data, rng, None, source, lead_exists=lead_exists)
+
+
+def _store_new_client(conn, source: IntakeSource, data: ContactInput, rng) -> IntakeResult | None:
+    """One statement; None (nothing written) when a lead holds an identifier."""
+    now = utcnow()
+    values = {"lead_id": None, "source_id": source.id, "name": data.name, "message": data.message,
+              "created_at": now}
+    decision = Decision(list(source.candidates), source.names)
+    draw = draw_operator(source.candidates, rng) if source.candidates else None
+    if draw is not None:
+        decision.draws.append(draw)
+        # Written as if the claim succeeds; the statement fails otherwise.
+        decision.claimed = Claimed(draw.operator_id, source.names[draw.operator_id])
+    action, details = decision.audit("auto")
+    ids = data.identifiers
+    params = {
+        **{f"new_{k}": v for k, v in values.items() if k != "lead_id"},
+        **_audit_params(now),
+        "lead_external_id": ids.external_id,
+        "lead_phone": ids.phone,
+        "lead_email": ids.email,
+        "a_action": action,
+        "a_details": audit.to_json(details),
+    }
+    if draw is not None:
+        params["chosen_id"] = draw.operator_id
+    row = (NEW_CLIENT_ASSIGNED if draw is not None else NEW_CLIENT_QUEUED).first(conn, params)
+    if row is None:
+        return None
+    values["lead_id"], _, contact_id = row
+    claimed = decision.claimed
+    contact = NewContact(
+        id=contact_id,
+        operator_id=claimed.id if claimed else None,
+        is_active=True,
+        assigned_at=now if claimed else None,
+        **values,
+    )
+    return IntakeResult(body=serializers.intake_body(contact, True, operator=claimed), contact=contact)
 
 
 def _register(
@@ -149,12 +241,37 @@ def _register(
     rng: random.Random,
     idempotency_key: str | None,
     source: IntakeSource | None = None,
+    lead_exists: bool = False,
 ) -> IntakeResult:
     if idempotency_key is not None:
         stored = _claim_idempotency_key(conn, source_id, idempotency_key)
         if stored is not None:
             return IntakeResult(body=stored, replayed=True)
-    lead_id, lead_created = resolve_lead(conn, data.identifiers, data.name)
+    lead_id, lead_created = resolve_lead(conn, data.identifiers, data.name, insert_first=not lead_exists)
+    result = _store_contact(conn, source_id, data, rng, lead_id, lead_created, source)
+    if idempotency_key is not None:
+        conn.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.source_id == source_id, IdempotencyKey.key == idempotency_key)
+            .values(response_body=json.dumps(result.body))
+        )
+    return result
+
+
+def _store_contact(
+    conn: Connection,
+    source_id: int,
+    data: ContactInput,
+    rng: random.Random,
+    lead_id: int,
+    lead_created: bool,
+    source: IntakeSource | None,
+) -> IntakeResult:
+    """The contact of a resolved lead, handed to an operator or queued, with its audit row.
+
+    On PostgreSQL (with the source's candidates read) every statement here
+    writes all or nothing, so it may also run in autocommit.
+    """
     now = utcnow()
     values = {
         "lead_id": lead_id,
@@ -182,12 +299,6 @@ def _register(
     )
     # The claimed operator's id and name are known: no reload query.
     body = serializers.intake_body(contact, lead_created, operator=claimed)
-    if idempotency_key is not None:
-        conn.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.source_id == source_id, IdempotencyKey.key == idempotency_key)
-            .values(response_body=json.dumps(body))
-        )
     return IntakeResult(body=body, contact=contact)
 
 
@@ -232,7 +343,7 @@ def _claim_and_insert(
         # Written as if the claim succeeds; discarded with the row otherwise.
         decision.claimed = Claimed(draw.operator_id, source.names[draw.operator_id])
         action, details = decision.audit("auto")
-        row = _CLAIM_INSERT_AUDIT.first(
+        row = CLAIM_INSERT_AUDIT.first(
             conn,
             {
                 **params,
@@ -246,7 +357,7 @@ def _claim_and_insert(
         decision.claimed = None
         candidates = [c for c in candidates if c.operator_id != draw.operator_id]
     action, details = decision.audit("auto")
-    row = _INSERT_QUEUED_AUDIT.first(
+    row = INSERT_QUEUED_AUDIT.first(
         conn, {**params, "a_action": action, "a_details": audit.to_json(details)}
     )
     return row[0], None
@@ -280,76 +391,4 @@ def _claim_idempotency_key(conn: Connection, source_id: int, key: str) -> dict |
     return json.loads(body) if body else None
 
 
-_contacts = Contact.__table__
-_operators = Operator.__table__
-_INSERT_CONTACT = Prepared(insert(_contacts).returning(_contacts.c.id))
-_audit = AuditEvent.__table__
-_NEW_CONTACT_COLUMNS = [
-    "lead_id", "source_id", "operator_id", "is_active", "name", "message", "created_at", "assigned_at",
-]
-
-
-def _new_contact_values(operator_id, assigned_at):
-    # Parameter names must not be column names of a table the statement
-    # updates: SQLAlchemy would add them to the UPDATE's SET clause.
-    return (
-        bindparam("new_lead_id", type_=Integer),
-        bindparam("new_source_id", type_=Integer),
-        operator_id,
-        true(),
-        bindparam("new_name", type_=String),
-        bindparam("new_message", type_=Text),
-        bindparam("new_created_at", type_=UTCDateTime),
-        assigned_at,
-    )
-
-
-def _audited(contact_cte):
-    """INSERT INTO audit_events ... SELECT ... FROM <contact cte> RETURNING subject_id."""
-    return (
-        insert(_audit)
-        .from_select(
-            [
-                "created_at", "actor_user_id", "actor_label", "action", "subject_type", "subject_id",
-                "details", "ip", "request_id",
-            ],
-            select(
-                bindparam("a_created_at", type_=UTCDateTime),
-                bindparam("a_user_id", type_=Integer),
-                bindparam("a_label", type_=String),
-                bindparam("a_action", type_=String),
-                literal("contact", String),
-                contact_cte.c.id,
-                bindparam("a_details", type_=Text),
-                bindparam("a_ip", type_=String),
-                bindparam("a_request_id", type_=String),
-            ).select_from(contact_cte),
-        )
-        .returning(_audit.c.subject_id)
-    )
-
-
-_claimed = (
-    update(_operators)
-    .where(_operators.c.id == bindparam("chosen_id"), HAS_CAPACITY)
-    .values(active_load=_operators.c.active_load + 1)
-    .returning(_operators.c.id)
-    .cte("claimed")
-)
-_claimed_contact = (
-    insert(_contacts)
-    .from_select(
-        _NEW_CONTACT_COLUMNS,
-        select(*_new_contact_values(_claimed.c.id, bindparam("new_created_at", type_=UTCDateTime))),
-    )
-    .returning(_contacts.c.id)
-    .cte("new_contact")
-)
-_queued_contact = (
-    insert(_contacts)
-    .from_select(_NEW_CONTACT_COLUMNS, select(*_new_contact_values(null(), null())))
-    .returning(_contacts.c.id)
-    .cte("new_contact")
-)
-_CLAIM_INSERT_AUDIT = Prepared(_audited(_claimed_contact))
-_INSERT_QUEUED_AUDIT = Prepared(_audited(_queued_contact))
+_INSERT_CONTACT = Prepared(insert(Contact.__table__).returning(Contact.__table__.c.id))

@@ -45,21 +45,26 @@ def _match_statement(fields: tuple[str, ...]):
     return _statements[key]
 
 
-def resolve_lead(conn: Connection, ids: Identifiers, name: str | None) -> tuple[int, bool]:
+def resolve_lead(
+    conn: Connection, ids: Identifiers, name: str | None, insert_first: bool = True
+) -> tuple[int, bool]:
     """Return (lead id, created) for a request, inside the caller's transaction.
 
     Most requests come from new clients, so the lead is inserted first: the
     INSERT ... ON CONFLICT DO NOTHING succeeds exactly when no lead holds any
     of the identifiers (each is unique), which is the "no match" case: one
     statement. Otherwise the matching leads are read and the plan applied.
+    `insert_first=False`: the caller has just seen the insert meet a
+    conflict (services/intake.py), so the first round starts with the look-up.
     """
     given = ids.present()
     match = _match_statement(tuple(given))
     insert_lead = _insert_lead_statement(conn)
-    for _ in range(MAX_MATCH_ATTEMPTS):
-        lead_id = insert_lead.scalar(conn, {**given, "name": name, "created_at": utcnow()})
-        if lead_id is not None:
-            return lead_id, True
+    for attempt in range(MAX_MATCH_ATTEMPTS):
+        if insert_first or attempt:
+            lead_id = insert_lead.scalar(conn, {**given, "name": name, "created_at": utcnow()})
+            if lead_id is not None:
+                return lead_id, True
         rows = match.all(conn, given)  # (id, external_id, phone, email, name)
         plan = plan_match(ids, [LeadKeys(*row[:4]) for row in rows])
         if plan.creates_lead:
@@ -78,6 +83,23 @@ def resolve_lead(conn: Connection, ids: Identifiers, name: str | None) -> tuple[
             )
         return plan.lead_id, False
     raise RuntimeError("lead matching did not settle; too many concurrent conflicts")
+
+
+def plain_match(conn: Connection, ids: Identifiers, name: str | None) -> int | None:
+    """The lead a request matches, if adding the contact is all it takes.
+
+    None when no lead matches, when the request fills in an identifier or
+    the name, or when it names several leads: `resolve_lead` (in a
+    transaction) handles those. A read only.
+    """
+    given = ids.present()
+    rows = _match_statement(tuple(given)).all(conn, given)  # (id, external_id, phone, email, name)
+    plan = plan_match(ids, [LeadKeys(*row[:4]) for row in rows])
+    if plan.creates_lead or plan.duplicates or plan.fill:
+        return None
+    if name and next(row[4] for row in rows if row[0] == plan.lead_id) is None:
+        return None
+    return plan.lead_id
 
 
 def _lock_leads_in_order(conn: Connection, lead_ids: list[int]) -> bool:

@@ -41,7 +41,7 @@ def test_intake_survives_its_lead_being_merged_away_mid_request(pg_app):
     merged = threading.Event()
 
     def merge_now(_conn, _cursor, statement, *_args):
-        if statement.lstrip().startswith(("WITH", "INSERT INTO contacts")) and not merged.is_set():
+        if statement.lstrip().startswith(("WITH claimed", "INSERT INTO contacts")) and not merged.is_set():
             merged.set()
             # Another request, on another connection, merges A into B and commits.
             worker = threading.Thread(target=_merge, args=(app, kept, gone))
