@@ -201,7 +201,7 @@ def _store_new_client(conn, source: IntakeSource, data: ContactInput, rng) -> In
     values = {"lead_id": None, "source_id": source.id, "name": data.name, "message": data.message,
               "created_at": now}
     decision = Decision(list(source.candidates), source.names)
-    draw = draw_operator(source.candidates, rng) if source.candidates else None
+    draw = draw_operator(source.candidates, rng)
     if draw is not None:
         decision.draws.append(draw)
         # Written as if the claim succeeds; the statement fails otherwise.
@@ -223,15 +223,7 @@ def _store_new_client(conn, source: IntakeSource, data: ContactInput, rng) -> In
     if row is None:
         return None
     values["lead_id"], _, contact_id = row
-    claimed = decision.claimed
-    contact = NewContact(
-        id=contact_id,
-        operator_id=claimed.id if claimed else None,
-        is_active=True,
-        assigned_at=now if claimed else None,
-        **values,
-    )
-    return IntakeResult(body=serializers.intake_body(contact, True, operator=claimed), contact=contact)
+    return _stored(contact_id, values, decision.claimed, lead_created=True)
 
 
 def _register(
@@ -290,11 +282,16 @@ def _store_contact(
         contact_id = _insert_contact(conn, values, claimed)
         action, details = decision.audit("auto")
         audit.record(conn, action, "contact", contact_id, details)
+    return _stored(contact_id, values, claimed, lead_created)
+
+
+def _stored(contact_id: int, values: dict, claimed: Claimed | None, lead_created: bool) -> IntakeResult:
+    """The answer for the contact just written, from what the intake wrote."""
     contact = NewContact(
         id=contact_id,
         operator_id=claimed.id if claimed else None,
         is_active=True,
-        assigned_at=now if claimed else None,
+        assigned_at=values["created_at"] if claimed else None,
         **values,
     )
     # The claimed operator's id and name are known: no reload query.

@@ -18,17 +18,13 @@ from sqlalchemy import create_engine, event, select, text
 from crm_web.extensions import db
 from crm_web.models import AuditEvent, Contact, Lead, Operator
 
-from ..conftest import Factory, make_app, wipe
 from .helpers import assert_created, post_json
 
 
 @pytest.fixture
-def pg_app(postgresql_url):
-    app = make_app(postgresql_url)
-    wipe(app)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+def database_url(postgresql_url):
+    """PostgreSQL only: SQLite runs the intake in one transaction."""
+    return postgresql_url
 
 
 def fill_up_before(app, prefix: str):
@@ -65,13 +61,11 @@ def state(app):
 
 
 @pytest.mark.parametrize("returning", [False, True], ids=["new client", "returning client"])
-def test_a_claim_refused_at_the_last_moment_goes_to_the_operator_still_free(pg_app, returning):
-    app, factory = pg_app, Factory(pg_app)
+def test_a_claim_refused_at_the_last_moment_goes_to_the_operator_still_free(app, client, factory, returning):
     anna = factory.operator("Anna", max_load=5)
     boris = factory.operator("Boris", max_load=5)
     source = factory.source("Site", key="site", weights={anna: 1, boris: 1})
     night = factory.source("Night", key="night")  # no operators: its contact waits
-    client = app.test_client()
     lead_id = None
     if returning:
         lead_id = assert_created(post_json(client, night, {"phone": "+79990002222"}))["lead"]["id"]
@@ -104,11 +98,9 @@ def test_a_claim_refused_at_the_last_moment_goes_to_the_operator_still_free(pg_a
         assert details["refused"] == [refused]
 
 
-def test_a_new_client_whose_only_operator_fills_up_at_the_last_moment_waits(pg_app):
-    app, factory = pg_app, Factory(pg_app)
+def test_a_new_client_whose_only_operator_fills_up_at_the_last_moment_waits(app, client, factory):
     anna = factory.operator("Anna", max_load=5)
     source = factory.source("Site", key="site", weights={anna: 1})
-    client = app.test_client()
 
     filled, stop = fill_up_before(app, "WITH new_lead")
     try:
