@@ -246,6 +246,15 @@ def start_server(app: str, env: dict[str, str], port: int, workers: int, log_pat
     raise RuntimeError(f"gunicorn did not start:\n{log_path.read_text()[-3000:]}")
 
 
+def default_workers() -> int:
+    """The worker count gunicorn.conf.py picks for this machine (WEB_CONCURRENCY unset)."""
+    env = {k: v for k, v in os.environ.items() if k != "WEB_CONCURRENCY"}
+    code = "import runpy; print(runpy.run_path('gunicorn.conf.py')['workers'])"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, check=True)
+    return int(out.stdout)
+
+
 def gunicorn_settings(env: dict[str, str]) -> str:
     """What gunicorn.conf.py resolves to in this environment (for the report)."""
     code = (

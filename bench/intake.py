@@ -41,6 +41,7 @@ from common import (
     app_env,
     check_loads,
     create_workload,
+    default_workers,
     free_port,
     gunicorn_settings,
     log,
@@ -56,7 +57,7 @@ TARGET_RSS_MB = 150.0
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--workers", type=int, default=2, help="gunicorn workers for every server (default 2)")
+    p.add_argument("--workers", type=int, help="gunicorn workers per server (gunicorn.conf.py: 2 per core)")
     p.add_argument("--clients", type=int, default=16, help="concurrent keep-alive connections (16)")
     p.add_argument("--seconds", type=float, default=10, help="length of each peak run (10)")
     p.add_argument("--rounds", type=int, default=3, help="peak runs per server, interleaved (3)")
@@ -64,7 +65,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=3, help="warm-up of each server (3)")
     p.add_argument("--databases", default="sqlite,postgresql", help="comma-separated (both)")
     p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    return p.parse_args()
+    args = p.parse_args()
+    args.workers = args.workers or default_workers()
+    return args
 
 
 def fmt_errors(errors: dict) -> str:

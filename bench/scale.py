@@ -51,6 +51,7 @@ from common import (
     app_env,
     check_loads,
     create_workload,
+    default_workers,
     free_port,
     log,
     median,
@@ -74,9 +75,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--small", type=int, default=1_000, help="contacts of the small data set")
     p.add_argument("--repeat", type=int, default=25, help="timed requests per measurement (25)")
     p.add_argument("--databases", default="sqlite,postgresql", help="comma-separated (both)")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
+    p.add_argument("--workers", type=int, help="gunicorn workers (gunicorn.conf.py: 2 per core)")
     p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    return p.parse_args()
+    args = p.parse_args()
+    args.workers = args.workers or default_workers()
+    return args
 
 
 # --- bulk load ---------------------------------------------------------------

@@ -155,6 +155,15 @@ def test_compose_environment_gives_the_intended_config(compose, monkeypatch, tmp
     assert gunicorn["workers"] == int(env["WEB_CONCURRENCY"])
 
 
+def test_gunicorn_runs_two_workers_per_usable_core_unless_told(monkeypatch):
+    monkeypatch.setenv("CRM_SERVING", "1")
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1, 2})
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"] == 6
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"] == 3
+
+
 def test_dockerfile_base_user_dependencies(dockerfile):
     assert _one(dockerfile, "FROM") == "python:3.11-slim"
     user = _one(dockerfile, "USER")
