@@ -21,13 +21,13 @@ from . import audit
 from .assignment import Claimed, Decision, IntakeSource, choose_and_claim, source_for_intake
 from .errors import NotFound, ServiceError
 from .intake_sql import (
+    AT_ONCE_ASSIGNED,
+    AT_ONCE_QUEUED,
     CLAIM_INSERT_AUDIT,
     CLAIM_REFUSED,
     INSERT_QUEUED_AUDIT,
-    NEW_CLIENT_ASSIGNED,
-    NEW_CLIENT_QUEUED,
 )
-from .leads import plain_match, resolve_lead
+from .leads import resolve_lead
 from .prepared import Prepared
 from .sources import KEY_RE
 from .tx import autocommit, insert_ignoring_conflicts, write_connection, write_transaction
@@ -113,9 +113,10 @@ def webhook_intake(
     None is returned. It runs on a Core connection of its own, not the ORM
     session, and reads the source together with its eligible operators.
 
-    On PostgreSQL a new client (most calls) is stored in two autocommit
-    statements, no BEGIN or COMMIT (`_new_client_at_once`); anything else
-    is one write transaction, which on SQLite starts with BEGIN IMMEDIATE.
+    On PostgreSQL a new client, and a returning one that only adds a
+    contact (most calls), is stored in two autocommit statements, no BEGIN
+    or COMMIT (`_at_once`); anything else is one write transaction, which
+    on SQLite starts with BEGIN IMMEDIATE.
 
     A pooled connection found dead at the first statement (the database was
     restarted; the pool does not ping) is retried once on a new one:
@@ -125,7 +126,7 @@ def webhook_intake(
     if not KEY_RE.match(source_key):  # also keeps NUL bytes away from PostgreSQL
         raise NotFound("Unknown or disabled source.")
     at_once = engine.dialect.name == "postgresql" and data is not None and idempotency_key is None
-    attempt = _new_client_at_once if at_once else _webhook_transaction
+    attempt = _at_once if at_once else _webhook_transaction
     try:
         return attempt(engine, source_key, token, data, rng, idempotency_key)
     except _StaleConnection:
@@ -158,45 +159,38 @@ def _webhook_transaction(engine, source_key, token, data, rng, idempotency_key) 
         return _register(conn, source.id, data, rng, idempotency_key, source)
 
 
-def _new_client_at_once(engine, source_key, token, data: ContactInput, rng, _no_key=None) -> IntakeResult:
+def _at_once(engine, source_key, token, data: ContactInput, rng, _no_key=None) -> IntakeResult:
     """PostgreSQL, in autocommit: the source, then lead, claim, contact and
     audit row in one statement (services/intake_sql.py), which writes all
-    or nothing. For a returning client that statement writes nothing; its
-    lead is looked up and, unless the request fills in the lead or names
-    several leads, the contact is stored as in the transaction, by
-    statements that each write all or nothing. Anything else (and a drawn
-    operator that filled up meanwhile) goes through the transaction, on
-    the same connection.
+    or nothing. It writes nothing when the lead needs more than a new
+    contact (filling in, several leads matched); that, and a drawn operator
+    that filled up meanwhile, goes through the transaction, on the same
+    connection.
 
-    Reading the source and candidates before the transaction instead of as
-    its first statement changes nothing: at READ COMMITTED every statement
-    sees the latest commits anyway, and the claim re-checks capacity.
+    Reading the source and candidates before the statement instead of in it
+    changes nothing: at READ COMMITTED every statement sees the latest
+    commits anyway, and the claim re-checks capacity.
     """
     with engine.connect() as conn:
         with autocommit(conn):
             source = _authorised_source(conn, source_key, token)
-            lead_exists = False
             try:
-                stored = _store_new_client(conn, source, data, rng)
+                stored = _store_at_once(conn, source, data, rng)
                 if stored is not None:
                     return stored
                 lead_exists = True
-                # A returning client whose request only adds a contact: its
-                # lead is read, and each statement after it writes all or nothing.
-                lead_id = plain_match(conn, data.identifiers, data.name)
-                if lead_id is not None:
-                    return _store_contact(conn, source.id, data, rng, lead_id, False, source)
             except DBAPIError as exc:
                 if getattr(exc.orig, "sqlstate", None) != CLAIM_REFUSED:
                     raise
+                lead_exists = False
         with conn.begin():
             if not lead_exists:  # the refused operator must not be drawn again
                 source = _authorised_source(conn, source_key, token)
             return _register(conn, source.id, data, rng, None, source, lead_exists=lead_exists)
 
 
-def _store_new_client(conn, source: IntakeSource, data: ContactInput, rng) -> IntakeResult | None:
-    """One statement; None (nothing written) when a lead holds an identifier."""
+def _store_at_once(conn, source: IntakeSource, data: ContactInput, rng) -> IntakeResult | None:
+    """One statement; None (nothing written) when the lead needs more than a contact."""
     now = utcnow()
     values = {"lead_id": None, "source_id": source.id, "name": data.name, "message": data.message,
               "created_at": now}
@@ -219,11 +213,11 @@ def _store_new_client(conn, source: IntakeSource, data: ContactInput, rng) -> In
     }
     if draw is not None:
         params["chosen_id"] = draw.operator_id
-    row = (NEW_CLIENT_ASSIGNED if draw is not None else NEW_CLIENT_QUEUED).first(conn, params)
+    row = (AT_ONCE_ASSIGNED if draw is not None else AT_ONCE_QUEUED).first(conn, params)
     if row is None:
         return None
-    values["lead_id"], _, contact_id = row
-    return _stored(contact_id, values, decision.claimed, lead_created=True)
+    values["lead_id"], lead_created, _, contact_id = row
+    return _stored(contact_id, values, decision.claimed, lead_created=lead_created)
 
 
 def _register(

@@ -5,17 +5,19 @@ insert the contact only if the claim succeeded, and insert its audit row
 (SQLite has no such WITH; it runs the steps one by one). Operator row
 first, then the contact, as everywhere (see services/assignment.py).
 
-`NEW_CLIENT_*` also insert the lead and run in autocommit, so a new client
-(most webhook calls) costs two statements and no BEGIN or COMMIT round
-trip. They must write all or nothing:
-- the lead already exists (ON CONFLICT DO NOTHING inserts no row): no
-  claim, no contact, no row returned; the caller matches the lead in a
-  transaction;
-- the lead is new but the drawn operator filled up meanwhile: the final
-  SELECT divides by the number of audit rows written, zero, so the
-  statement fails with division_by_zero (CLAIM_REFUSED) and the lead it
-  inserted is rolled back with it; the caller draws again in a
-  transaction. (A constant 1/0 would be folded, and raised, at planning.)
+`AT_ONCE_*` also find or insert the lead and run in autocommit, so most
+webhook calls cost two statements and no BEGIN or COMMIT round trip: a new
+client, and a returning one whose request only adds a contact (exactly one
+lead matches, it already holds every identifier given and a name if one is
+given). They must write all or nothing:
+- the request needs more (no such single lead, or one that a transaction
+  committed after the statement's snapshot): no claim, no contact, no row
+  returned; the caller resolves the lead in a transaction;
+- the drawn operator filled up meanwhile: the final SELECT divides by the
+  number of audit rows written, zero, so the statement fails with
+  division_by_zero (CLAIM_REFUSED) and a lead it inserted is rolled back
+  with it; the caller draws again in a transaction. (A constant 1/0 would
+  be folded, and raised, at planning.)
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ from sqlalchemy import (
     Text,
     bindparam,
     exists,
+    false,
     func,
     insert,
     literal,
     null,
+    or_,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -119,47 +124,73 @@ INSERT_QUEUED_AUDIT = Prepared(
 )
 
 
-# --- in autocommit, for a client no lead holds yet --------------------------------
+# --- in autocommit, for a new client or one that only adds a contact --------------
+
+_lead_ids = {
+    name: bindparam(f"lead_{name}", type_=String) for name in ("external_id", "phone", "email")
+}
 
 
 def _new_lead():
     return (
         pg_insert(_leads)
         .values(
-            external_id=bindparam("lead_external_id", type_=String),
-            phone=bindparam("lead_phone", type_=String),
-            email=bindparam("lead_email", type_=String),
+            **_lead_ids,
             name=bindparam("new_name", type_=String),
             created_at=bindparam("new_created_at", type_=UTCDateTime),
         )
         .on_conflict_do_nothing()
-        .returning(_leads.c.id)
+        .returning(_leads.c.id, true().label("created"))
         .cte("new_lead")
     )
 
 
-def _all_or_nothing(new_lead, contact):
-    """The lead's and the contact's ids; a row only if the lead was inserted,
-    and division_by_zero if it was but its contact was not."""
+def _lead(new_lead):
+    """The new lead, or else the one lead the request matches if adding a
+    contact is all it takes (services/leads.py, `plan_match`: nothing to
+    fill in, no other lead matched); no row otherwise."""
+    matched = (
+        select(_leads.c.id, _leads.c.external_id, _leads.c.phone, _leads.c.email, _leads.c.name)
+        .where(or_(*(_leads.c[name] == value for name, value in _lead_ids.items())))
+        .cte("matched")
+    )
+    given_are_held = [
+        or_(value.is_(None), matched.c[name].is_not(None)) for name, value in _lead_ids.items()
+    ]
+    returning = select(matched.c.id, false()).where(
+        ~exists(select(new_lead.c.id)),
+        select(func.count()).select_from(matched).scalar_subquery() == 1,
+        *given_are_held,
+        or_(bindparam("new_name", type_=String).is_(None), matched.c.name.is_not(None)),
+    )
+    return union_all(select(new_lead.c.id, new_lead.c.created), returning).cte("lead")
+
+
+def _all_or_nothing(lead, contact):
+    """The lead's id, whether it is new, and the contact's id; a row only if
+    there is a lead, and division_by_zero if there is but its contact was
+    not written."""
     audit = _audit_insert(contact).cte("new_audit")
     written = select(func.count()).select_from(audit).scalar_subquery()
-    return select(new_lead.c.id, literal(1, Integer) // written).select_from(new_lead)
-
-
-def _new_client_assigned():
-    new_lead = _new_lead()
-    claimed = _claim(exists(select(new_lead.c.id)))
-    contact = _contact_insert(
-        select(*_contact_values(new_lead.c.id, claimed.c.id, _now)).select_from(new_lead, claimed)
+    return select(lead.c.id, lead.c.created, literal(1, Integer) // written).select_from(lead).add_columns(
+        select(contact.c.id).scalar_subquery()
     )
-    return _all_or_nothing(new_lead, contact).add_columns(select(contact.c.id).scalar_subquery())
 
 
-def _new_client_queued():
-    new_lead = _new_lead()
-    contact = _contact_insert(select(*_contact_values(new_lead.c.id, null(), null())).select_from(new_lead))
-    return _all_or_nothing(new_lead, contact).add_columns(select(contact.c.id).scalar_subquery())
+def _at_once_assigned():
+    lead = _lead(_new_lead())
+    claimed = _claim(exists(select(lead.c.id)))
+    contact = _contact_insert(
+        select(*_contact_values(lead.c.id, claimed.c.id, _now)).select_from(lead, claimed)
+    )
+    return _all_or_nothing(lead, contact)
 
 
-NEW_CLIENT_ASSIGNED = Prepared(_new_client_assigned())
-NEW_CLIENT_QUEUED = Prepared(_new_client_queued())
+def _at_once_queued():
+    lead = _lead(_new_lead())
+    contact = _contact_insert(select(*_contact_values(lead.c.id, null(), null())).select_from(lead))
+    return _all_or_nothing(lead, contact)
+
+
+AT_ONCE_ASSIGNED = Prepared(_at_once_assigned())
+AT_ONCE_QUEUED = Prepared(_at_once_queued())

@@ -85,23 +85,6 @@ def resolve_lead(
     raise RuntimeError("lead matching did not settle; too many concurrent conflicts")
 
 
-def plain_match(conn: Connection, ids: Identifiers, name: str | None) -> int | None:
-    """The lead a request matches, if adding the contact is all it takes.
-
-    None when no lead matches, when the request fills in an identifier or
-    the name, or when it names several leads: `resolve_lead` (in a
-    transaction) handles those. A read only.
-    """
-    given = ids.present()
-    rows = _match_statement(tuple(given)).all(conn, given)  # (id, external_id, phone, email, name)
-    plan = plan_match(ids, [LeadKeys(*row[:4]) for row in rows])
-    if plan.creates_lead or plan.duplicates or plan.fill:
-        return None
-    if name and next(row[4] for row in rows if row[0] == plan.lead_id) is None:
-        return None
-    return plan.lead_id
-
-
 def _lock_leads_in_order(conn: Connection, lead_ids: list[int]) -> bool:
     """PostgreSQL: key-share locks on the leads, lowest id first; False if one is gone.
 

@@ -29,20 +29,21 @@ from .helpers import assert_created, post_json
 # with its audit row (WITH claimed AS (UPDATE operators ...), new_contact AS
 # (INSERT INTO contacts ...) INSERT INTO audit_events ...), and a new client's
 # lead insert joins them ("at once", in autocommit: WITH new_lead AS (INSERT
-# INTO leads ...) ...), which for a returning client inserts nothing. SQLite,
+# INTO leads ...), matched AS (SELECT ... FROM leads ...) ...), which for a
+# returning client only adding a contact finds its lead instead. SQLite,
 # which has no data-modifying WITH, runs the steps one by one.
 EXPECTED = {
     # SQLite: source; lead insert, capacity claim, contact insert, audit row
     # PostgreSQL: source; at once
     "new_lead": {"sqlite": 6, "postgresql": 2},
     # SQLite: source; lead insert (conflict), lead look-up, claim, contact insert, audit row
-    # PostgreSQL: source; at once (the lead exists: nothing written), lead
-    # look-up, claim with contact and audit row; still in autocommit
-    "returning_lead": {"sqlite": 7, "postgresql": 4},
+    # PostgreSQL: source; at once (the lead found in it)
+    "returning_lead": {"sqlite": 7, "postgresql": 2},
     # as returning, plus the fill-in of an identifier the lead lacked (savepoint,
-    # update, release); PostgreSQL: that takes the transaction, which looks the
-    # lead up again
-    "returning_lead_fills_in": {"sqlite": 10, "postgresql": 8},
+    # update, release); PostgreSQL: at once writes nothing, then the
+    # transaction: lead look-up, savepoint, update, release, claim with
+    # contact and audit row
+    "returning_lead_fills_in": {"sqlite": 10, "postgresql": 7},
     # as new lead, but nobody is free: no claim
     "no_operator_free": {"sqlite": 5, "postgresql": 2},
     # source; Idempotency-Key reserved, lead insert, claim with contact and audit
