@@ -147,7 +147,7 @@ def _new_lead():
 
 def _lead(new_lead):
     """The new lead, or else the one lead the request matches if adding a
-    contact is all it takes (services/leads.py, `plan_match`: nothing to
+    contact is all it takes (domain/matching.py, `plan_match`: nothing to
     fill in, no other lead matched); no row otherwise."""
     matched = (
         select(_leads.c.id, _leads.c.external_id, _leads.c.phone, _leads.c.email, _leads.c.name)
@@ -157,13 +157,13 @@ def _lead(new_lead):
     given_are_held = [
         or_(value.is_(None), matched.c[name].is_not(None)) for name, value in _lead_ids.items()
     ]
-    returning = select(matched.c.id, false()).where(
+    found = select(matched.c.id, false()).where(
         ~exists(select(new_lead.c.id)),
         select(func.count()).select_from(matched).scalar_subquery() == 1,
         *given_are_held,
         or_(bindparam("new_name", type_=String).is_(None), matched.c.name.is_not(None)),
     )
-    return union_all(select(new_lead.c.id, new_lead.c.created), returning).cte("lead")
+    return union_all(select(new_lead.c.id, new_lead.c.created), found).cte("lead")
 
 
 def _all_or_nothing(lead, contact):
