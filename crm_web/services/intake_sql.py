@@ -36,6 +36,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union,
     union_all,
     update,
 )
@@ -149,11 +150,16 @@ def _lead(new_lead):
     """The new lead, or else the one lead the request matches if adding a
     contact is all it takes (domain/matching.py, `plan_match`: nothing to
     fill in, no other lead matched); no row otherwise."""
-    matched = (
-        select(_leads.c.id, _leads.c.external_id, _leads.c.phone, _leads.c.email, _leads.c.name)
-        .where(or_(*(_leads.c[name] == value for name, value in _lead_ids.items())))
-        .cte("matched")
-    )
+    # One indexed look-up per identifier, not `a = $1 OR b = $2 OR c = $3`:
+    # PostgreSQL's generic plan for the OR, made while the table is small,
+    # is a sequential scan, and it is kept as the table grows.
+    matched = union(
+        *(
+            select(_leads.c.id, _leads.c.external_id, _leads.c.phone, _leads.c.email, _leads.c.name)
+            .where(_leads.c[name] == value)
+            for name, value in _lead_ids.items()
+        )
+    ).cte("matched")
     given_are_held = [
         or_(value.is_(None), matched.c[name].is_not(None)) for name, value in _lead_ids.items()
     ]

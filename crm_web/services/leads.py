@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, union, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -37,11 +37,12 @@ def _insert_lead_statement(conn: Connection) -> Prepared:
 
 
 def _match_statement(fields: tuple[str, ...]):
+    """The leads holding any of the given identifiers: one indexed look-up per
+    identifier (see `matched` in services/intake_sql.py for why not OR)."""
     key = ("match", fields)
     if key not in _statements:
-        _statements[key] = Prepared(
-            select(*_MATCH_COLUMNS).where(or_(*(_leads.c[field] == bindparam(field) for field in fields)))
-        )
+        lookups = [select(*_MATCH_COLUMNS).where(_leads.c[field] == bindparam(field)) for field in fields]
+        _statements[key] = Prepared(lookups[0] if len(lookups) == 1 else union(*lookups))
     return _statements[key]
 
 
