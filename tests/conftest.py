@@ -48,7 +48,12 @@ def _pg_url(admin_url: str, name: str) -> str:
 @pytest.fixture(scope="session")
 def postgresql_url():
     """A fresh PostgreSQL database for this run; the run fails without a server."""
-    name = f"crm_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    yield from fresh_postgresql_database("crm_test")
+
+
+def fresh_postgresql_database(prefix: str):
+    """Create a throw-away database, yield its URL, drop it (a fixture's body)."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     try:
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
