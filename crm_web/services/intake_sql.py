@@ -36,7 +36,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    union,
     union_all,
     update,
 )
@@ -44,6 +43,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ..models import AuditEvent, Contact, Lead, Operator, UTCDateTime
 from .assignment import HAS_CAPACITY
+from .leads import leads_holding
 from .prepared import Prepared
 
 CLAIM_REFUSED = "22012"  # division_by_zero: see the module's docstring
@@ -150,16 +150,7 @@ def _lead(new_lead):
     """The new lead, or else the one lead the request matches if adding a
     contact is all it takes (domain/matching.py, `plan_match`: nothing to
     fill in, no other lead matched); no row otherwise."""
-    # One indexed look-up per identifier, not `a = $1 OR b = $2 OR c = $3`:
-    # PostgreSQL's generic plan for the OR, made while the table is small,
-    # is a sequential scan, and it is kept as the table grows.
-    matched = union(
-        *(
-            select(_leads.c.id, _leads.c.external_id, _leads.c.phone, _leads.c.email, _leads.c.name)
-            .where(_leads.c[name] == value)
-            for name, value in _lead_ids.items()
-        )
-    ).cte("matched")
+    matched = leads_holding(_lead_ids).cte("matched")
     given_are_held = [
         or_(value.is_(None), matched.c[name].is_not(None)) for name, value in _lead_ids.items()
     ]

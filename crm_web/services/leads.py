@@ -36,13 +36,22 @@ def _insert_lead_statement(conn: Connection) -> Prepared:
     return _statements[key]
 
 
+def leads_holding(values: dict):
+    """SELECT the leads holding any of `values` (identifier column -> value or
+    bind parameter), as (id, external_id, phone, email, name).
+
+    One indexed look-up per identifier, not `a = $1 OR b = $2 OR c = $3`:
+    PostgreSQL's generic plan for the OR, made while the table is small, is
+    a sequential scan, and it is kept as the table grows.
+    """
+    lookups = [select(*_MATCH_COLUMNS).where(_leads.c[name] == value) for name, value in values.items()]
+    return lookups[0] if len(lookups) == 1 else union(*lookups)
+
+
 def _match_statement(fields: tuple[str, ...]):
-    """The leads holding any of the given identifiers: one indexed look-up per
-    identifier (see `matched` in services/intake_sql.py for why not OR)."""
     key = ("match", fields)
     if key not in _statements:
-        lookups = [select(*_MATCH_COLUMNS).where(_leads.c[field] == bindparam(field)) for field in fields]
-        _statements[key] = Prepared(lookups[0] if len(lookups) == 1 else union(*lookups))
+        _statements[key] = Prepared(leads_holding({field: bindparam(field) for field in fields}))
     return _statements[key]
 
 
