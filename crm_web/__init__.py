@@ -10,6 +10,7 @@ from dotenv import load_dotenv
 from flask import Flask, abort, request
 
 from .autodrain import configure_auto_drain
+from .body_limit import configure_body_limit
 from .config import load_settings
 from .database import configure_engine, engine_options
 from .extensions import csrf, db, limiter, login_manager
@@ -79,6 +80,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     use_password_profile(app.config["CRM_PASSWORD_PROFILE"])
     configure_proxy(app)
     configure_logging(app)  # first: its request clock runs before every other hook
+    configure_body_limit(app)  # before any hook that reads the body (CSRF)
     configure_extensions(app)
     configure_request_context(app)
     configure_auto_drain(app)

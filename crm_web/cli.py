@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from .extensions import db
 from .services.audit import Actor, acting_as
 from .services.errors import ServiceError, ValidationError
-from .services.users import create_user, issue_token, require_user
+from .services.users import create_user, issue_token, require_user, set_password, set_user_enabled
 
 users_cli = AppGroup("users", help="Staff users and their API tokens.")
 crm_cli = AppGroup("crm", help="Mini CRM maintenance.")
@@ -55,6 +55,46 @@ def token_command(email: str, label: str | None):
         _fail(exc)
     with acting_as(CLI):
         click.echo(issue_token(db.session, user, label=label or "cli"))
+
+
+@users_cli.command("password")
+@click.argument("email")
+@click.option("--password", help="Omit to be prompted (typed twice, not shown).")
+def password_command(email: str, password: str | None):
+    """Set a new password for the user; ends all of their sessions."""
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        with acting_as(CLI):
+            user = set_password(db.session, email, password)
+    except (ServiceError, ValidationError) as exc:
+        _fail(exc)
+    click.echo(f"Password of {user.email} changed; their sessions have ended.")
+
+
+def _enable(email: str, enabled: bool) -> None:
+    try:
+        user = require_user(db.session, email)
+        with acting_as(CLI):
+            set_user_enabled(db.session, user.id, enabled, actor=None)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"{user.email} can sign in again." if enabled
+               else f"{user.email} is disabled: signed out, no sign-in, no API access.")
+
+
+@users_cli.command("disable")
+@click.argument("email")
+def disable_command(email: str):
+    """Disable sign-in and API tokens of the user; ends all of their sessions."""
+    _enable(email, False)
+
+
+@users_cli.command("enable")
+@click.argument("email")
+def enable_command(email: str):
+    """Let a disabled user sign in and use their API tokens again."""
+    _enable(email, True)
 
 
 @crm_cli.command("demo")

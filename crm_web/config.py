@@ -7,6 +7,9 @@ import secrets
 from pathlib import Path
 
 DEFAULT_RATE_LIMIT = "600/minute"
+# The largest request body on any route (413 above it, nothing read: body_limit.py);
+# the webhook keeps its own, smaller limit (64 KiB).
+MAX_REQUEST_BODY = 1024 * 1024
 
 
 def _secret_key(instance_path: Path) -> str:
@@ -76,8 +79,18 @@ def load_settings(instance_path: Path) -> dict:
         "CRM_LOGIN_MAX_FAILURES_ACCOUNT": int(env.get("CRM_LOGIN_MAX_FAILURES_ACCOUNT", "5")),
         "CRM_LOGIN_MAX_FAILURES_ADDRESS": int(env.get("CRM_LOGIN_MAX_FAILURES_ADDRESS", "20")),
         "CRM_LOGIN_THROTTLE_MINUTES": int(env.get("CRM_LOGIN_THROTTLE_MINUTES", "15")),
+        # A signed-in session ends after this long without a page view, and at
+        # the latest this long after signing in (services/user_sessions.py).
+        "CRM_SESSION_IDLE_HOURS": float(env.get("CRM_SESSION_IDLE_HOURS", "12")),
+        "CRM_SESSION_MAX_DAYS": float(env.get("CRM_SESSION_MAX_DAYS", "7")),
         # Behind N reverse proxies: trust N hops of X-Forwarded-For and -Proto (proxy.py).
         "CRM_TRUSTED_PROXIES": int(env.get("CRM_TRUSTED_PROXIES", "0")),
+        # Request bodies: no route takes more than MAX_REQUEST_BODY. A multipart
+        # text part holds at most 64 KiB (the longest field, a contact's message
+        # of 10,000 characters, takes at most 40,000 bytes); a form at most 1,000 parts.
+        "MAX_CONTENT_LENGTH": MAX_REQUEST_BODY,
+        "MAX_FORM_MEMORY_SIZE": 64 * 1024,
+        "MAX_FORM_PARTS": 1000,
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

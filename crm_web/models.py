@@ -234,6 +234,9 @@ class User(UserMixin, db.Model):
     is_enabled: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     # UI language chosen by the user ("en", "ru"); None: the browser's.
     locale: Mapped[str | None] = mapped_column(String(8))
+    # Set by a supervisor's reset: the one-time password only opens the page
+    # where the user chooses a new one.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     operator: Mapped[Operator | None] = relationship()
@@ -263,6 +266,54 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship()
 
 
+class UserSession(db.Model):
+    """A signed-in browser. The cookie carries the token; the row is the session.
+
+    Deleting the row signs that browser out for good, whatever copy of the
+    cookie exists; deleting a user's rows signs them out everywhere.
+    """
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # SHA-256 of the cookie's token: the table alone opens no session.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SigninFailure(db.Model):
+    """One sign-in attempt, counted against an account and a client address.
+
+    Written before the password is checked and deleted if it was right, so
+    that attempts racing on several workers see each other.
+
+    Kept in the database so that every worker and host counts the same
+    failures; `key` is a hash of "account:<email>" or "address:<ip>".
+    """
+
+    __tablename__ = "signin_failures"
+    __table_args__ = (Index("ix_signin_failures_key", "key", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SigninLockout(db.Model):
+    """The one audit row that counts the refused attempts of a lock-out window."""
+
+    __tablename__ = "signin_lockouts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    audit_event_id: Mapped[int | None] = mapped_column(Integer)
+    # The lock-out lasts until the oldest counted failure leaves the window.
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class IdempotencyKey(db.Model):
     """The first answer to a webhook call with an `Idempotency-Key`."""
 
@@ -272,6 +323,8 @@ class IdempotencyKey(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of the normalised request: only a true repeat gets the stored answer.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
     response_body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -28,6 +28,9 @@ PG_ADMIN_URL = os.environ.get("CRM_TEST_PG_ADMIN", "postgresql://postgres@127.0.
 ENGINES = ("sqlite", "postgresql")
 TABLES = (
     "audit_events",
+    "signin_failures",
+    "signin_lockouts",
+    "user_sessions",
     "api_tokens",
     "webhook_idempotency_keys",
     "users",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 from functools import cache
 
+from ..body_limit import size_text
+from ..config import MAX_REQUEST_BODY
 from ..domain.identifiers import MAX_EXTERNAL_ID, MAX_MESSAGE, MAX_NAME
 from ..domain.site_forms import MAX_THANK_YOU_URL
 from ..services.operators import MAX_LOAD_LIMIT
@@ -415,7 +417,9 @@ SCHEMAS: dict[str, dict] = {
         "type": "object",
         "required": ["source_id"],
         "description": f"Staff intake. {IDENTIFIER_REQUIRED} Other fields are ignored.",
-        "properties": {"source_id": {**ID, "description": "An existing source (else 422)."}, **INTAKE_TEXT},
+        "properties": {
+            "source_id": {**ID, "description": "An existing, enabled source (else 422)."}, **INTAKE_TEXT
+        },
         "example": {"source_id": 2, "phone": "8 (999) 123-45-67", "name": "Ivan", "message": "Call me back"},
     },
     "Assign": {
@@ -522,6 +526,9 @@ RESPONSES = {
     "Conflict": error_response(
         "A conflict: a duplicate name or key, an operator at capacity, a closed contact."
     ),
+    "PayloadTooLarge": error_response(
+        f"The body is larger than {size_text(MAX_REQUEST_BODY)} (any route); nothing of it is read."
+    ),
     "UnsupportedMediaType": error_response("The body is not application/json."),
     "Unprocessable": error_response("Invalid input; `fields` says which and why.", "ValidationError"),
     "TooManyRequests": error_response(
@@ -538,7 +545,7 @@ def responses(ok: dict, *errors: str) -> dict:
     """`ok` maps statuses to success responses; errors name components (401 and 503 always)."""
     names = {
         400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
-        415: "UnsupportedMediaType", 422: "Unprocessable",
+        413: "PayloadTooLarge", 415: "UnsupportedMediaType", 422: "Unprocessable",
         429: "TooManyRequests", 503: "Unavailable",
     }
     result = {str(status): value for status, value in ok.items()}
@@ -561,7 +568,7 @@ def request(schema: str, description: str = "") -> dict:
 
 
 SUPERVISOR = " Supervisors only (operator users get 403)."
-JSON_BODY_ERRORS = (400, 415, 422)
+JSON_BODY_ERRORS = (400, 413, 415, 422)
 
 # --- paths -------------------------------------------------------------------
 
@@ -575,7 +582,8 @@ PATHS = {
             "weighted per source, never above an operator's max_load. When nobody is free it is "
             "still created (201) and waits in the queue: `operator_available` is false. "
             "Nothing is written on any error. Errors are checked in this order: 404 (source), "
-            "401 (token), then the body's (413, 415, 400, 422).",
+            "401 (token), then the body's (413, 415, 400, 422); a body over "
+            f"{size_text(MAX_REQUEST_BODY)} is 413 before anything else.",
             "Webhook",
             "receiveWebhook",
             security=[{"webhookToken": []}, {"webhookTokenQuery": []}],
@@ -593,7 +601,9 @@ PATHS = {
                     "in": "header",
                     "required": False,
                     "description": "1 to 255 characters. A repeat with the same key for the same source "
-                    "creates nothing and answers 200 with the first answer's body.",
+                    "creates nothing and answers 200 with the first answer's body. The key is bound to its "
+                    "request: the same key with a different body (other identifiers, name or message, once "
+                    "normalised) is 422 on `Idempotency-Key`, writes nothing and shows nothing of the first.",
                     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                     "example": "form-7f3a9c",
                 },
@@ -637,8 +647,9 @@ PATHS = {
                 "415": webhook_error(
                     "Not application/json, application/x-www-form-urlencoded or multipart/form-data."
                 ),
-                "422": webhook_error("Invalid fields, no identifier at all, or a bad Idempotency-Key; "
-                                     "`fields` says which and why.", "ValidationError"),
+                "422": webhook_error("Invalid fields, no identifier at all, a bad Idempotency-Key, or one "
+                                     "first used with a different body; `fields` says which and why.",
+                                     "ValidationError"),
                 "429": webhook_error("Over the rate limit (CRM_WEBHOOK_RATE_LIMIT, per client address).",
                                      headers={"Retry-After": RETRY_AFTER}),
                 "503": webhook_error("The database is unreachable; retry after the given seconds.",
@@ -822,7 +833,7 @@ PATHS = {
         "post": op(
             "Register a contact (staff intake)",
             "As the webhook, for a source given by id: the lead is matched or created and an "
-            "operator chosen by weight. An unknown source_id is 422.",
+            "operator chosen by weight. An unknown or disabled source_id is 422.",
             "Contacts",
             "createContact",
             requestBody=request("ContactCreate"),

@@ -85,24 +85,45 @@ def record(
     auto/manual/drain, candidates with weight/load/max_load, the draw),
     "contact.closed", "contact.returned", "operator.created/updated/deleted",
     "source.created/updated/deleted/token_rotated", "weights.updated",
-    "user.created/updated/deleted", "api_token.issued/revoked",
+    "user.created/updated/deleted/password_changed/password_set/password_reset",
+    "api_token.issued/revoked",
     "signin.failed", "lead.merged".
     """
-    actor = actor or _actor.get()
     _INSERT.execute(
         where if isinstance(where, Connection) else where.connection(),
-        {
-            "created_at": utcnow(),
-            "actor_user_id": actor.user_id,
-            "actor_label": actor.label[:400],
-            "action": action,
-            "subject_type": subject_type,
-            "subject_id": subject_id,
-            "details": to_json(details),
-            "ip": actor.ip[:64] if actor.ip else None,
-            "request_id": actor.request_id[:64] if actor.request_id else None,
-        },
+        _row(action, subject_type, subject_id, details, actor or _actor.get()),
     )
+
+
+_INSERT_RETURNING_ID = Prepared(insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id))
+
+
+def record_returning_id(
+    where: Session | Connection,
+    action: str,
+    subject_type: str,
+    subject_id: int | None,
+    details: dict | None = None,
+) -> int:
+    """`record`, for a row that is updated later (the one row of a sign-in lock-out): its id."""
+    return _INSERT_RETURNING_ID.scalar(
+        where if isinstance(where, Connection) else where.connection(),
+        _row(action, subject_type, subject_id, details, _actor.get()),
+    )
+
+
+def _row(action: str, subject_type: str, subject_id: int | None, details: dict | None, actor: Actor) -> dict:
+    return {
+        "created_at": utcnow(),
+        "actor_user_id": actor.user_id,
+        "actor_label": actor.label[:400],
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "details": to_json(details),
+        "ip": actor.ip[:64] if actor.ip else None,
+        "request_id": actor.request_id[:64] if actor.request_id else None,
+    }
 
 
 def changes(before: dict, after: dict) -> dict:

@@ -8,18 +8,20 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .. import serializers
 from ..domain.choice import draw_operator
+from ..domain.idempotency import request_fingerprint
 from ..domain.identifiers import ContactInput
+from ..domain.messages import N_
 from ..models import Contact, IdempotencyKey, Source, utcnow
 from . import audit
 from .assignment import Claimed, Decision, IntakeSource, choose_and_claim, source_for_intake
-from .errors import NotFound, ServiceError
+from .errors import NotFound, ServiceError, ValidationError
 from .intake_sql import (
     AT_ONCE_ASSIGNED,
     AT_ONCE_QUEUED,
@@ -71,15 +73,35 @@ def register_contact(
     rng: random.Random,
     idempotency_key: str | None = None,
 ) -> IntakeResult:
-    """Store the contact, match its lead and hand it to an operator, atomically."""
+    """Store the contact, match its lead and hand it to an operator, atomically.
+
+    The staff intake (API and form). A disabled source takes nothing, as its
+    webhook: ValidationError on `source_id`, nothing written.
+    """
     try:
         with write_transaction(session):
-            return _register(session.connection(), source.id, data, rng, idempotency_key)
+            return _register_for_staff(session.connection(), source, data, rng, idempotency_key)
     except DBAPIError as exc:
         if not _retryable(exc):
             raise
     with write_transaction(session):  # matched again, now without the merged-away lead
-        return _register(session.connection(), source.id, data, rng, idempotency_key)
+        return _register_for_staff(session.connection(), source, data, rng, idempotency_key)
+
+
+def _register_for_staff(
+    conn: Connection, source: Source, data: ContactInput, rng: random.Random, idempotency_key: str | None
+) -> IntakeResult:
+    # Read in the write transaction: the caller's Source may be older than a
+    # supervisor's disabling it.
+    row = _SOURCE_STATE.first(conn, {"source_id": source.id})
+    if row is None:
+        raise NotFound(f"Source {source.id} not found.")
+    is_active, name = row
+    if not is_active:
+        raise ValidationError.single(
+            "source_id", N_("Source %(name)s is disabled: it takes no contacts.", name=name)
+        )
+    return _register(conn, source.id, data, rng, idempotency_key)
 
 
 def _retryable(exc: DBAPIError) -> bool:
@@ -91,6 +113,15 @@ def _retryable(exc: DBAPIError) -> bool:
 
 class WrongToken(ServiceError):
     code = "unauthorized"
+
+
+class IdempotencyKeyReused(ValidationError):
+    """The Idempotency-Key was first used with another request (a different fingerprint)."""
+
+    def __init__(self) -> None:
+        # Says nothing of the first request: source tokens are public, keys guessable.
+        message = N_("This Idempotency-Key was already used for a different request; use a new key.")
+        super().__init__({"Idempotency-Key": [message]}, message)
 
 
 class _StaleConnection(Exception):
@@ -107,7 +138,8 @@ def webhook_intake(
 ) -> IntakeResult | None:
     """The webhook: source, token, then the contact, atomically.
 
-    Raises NotFound (unknown or disabled source) or WrongToken. `data` is
+    Raises NotFound (unknown or disabled source), WrongToken, or
+    IdempotencyKeyReused (the key came first with another request). `data` is
     None when the request itself was refused (its error is the caller's to
     answer once the source and token have passed): nothing is written and
     None is returned. It runs on a Core connection of its own, not the ORM
@@ -230,7 +262,7 @@ def _register(
     lead_exists: bool = False,
 ) -> IntakeResult:
     if idempotency_key is not None:
-        stored = _claim_idempotency_key(conn, source_id, idempotency_key)
+        stored = _claim_idempotency_key(conn, source_id, idempotency_key, request_fingerprint(data))
         if stored is not None:
             return IntakeResult(body=stored, replayed=True)
     lead_id, lead_created = resolve_lead(conn, data.identifiers, data.name, insert_first=not lead_exists)
@@ -365,21 +397,39 @@ def _audit_params(now: datetime) -> dict:
     }
 
 
-def _claim_idempotency_key(conn: Connection, source_id: int, key: str) -> dict | None:
-    """Reserve the key; if a committed request already holds it, its body."""
+def _claim_idempotency_key(conn: Connection, source_id: int, key: str, fingerprint: str) -> dict | None:
+    """Reserve the key for this request; if a committed request already holds
+    it, that request's body, provided it was the same request (same
+    fingerprint), else IdempotencyKeyReused.
+
+    A second request with the key while the first's transaction is open
+    waits for it in the INSERT (PostgreSQL: the unique index; SQLite: one
+    writer at a time), so the row read here is committed, body and all.
+    """
     inserted = conn.execute(
         insert_ignoring_conflicts(conn, IdempotencyKey)
-        .values(source_id=source_id, key=key, created_at=utcnow())
+        .values(source_id=source_id, key=key, fingerprint=fingerprint, created_at=utcnow())
         .returning(IdempotencyKey.id)
     ).scalar()
     if inserted is not None:
         return None
-    body = conn.scalar(
-        select(IdempotencyKey.response_body).where(
+    row = conn.execute(
+        select(IdempotencyKey.fingerprint, IdempotencyKey.response_body).where(
             IdempotencyKey.source_id == source_id, IdempotencyKey.key == key
         )
-    )
+    ).first()
+    if row is None:
+        return None
+    stored_fingerprint, body = row
+    # NULL: stored before keys were bound to their request; nothing proves it is this one.
+    if stored_fingerprint is None or not hmac.compare_digest(stored_fingerprint, fingerprint):
+        raise IdempotencyKeyReused()
     return json.loads(body) if body else None
 
 
 _INSERT_CONTACT = Prepared(insert(Contact.__table__).returning(Contact.__table__.c.id))
+_SOURCE_STATE = Prepared(
+    select(Source.__table__.c.is_active, Source.__table__.c.name).where(
+        Source.__table__.c.id == bindparam("source_id")
+    )
+)

@@ -18,10 +18,13 @@ from .audit import changes, record
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .signin_throttle import SigninThrottle
 from .tx import write_transaction
+from .user_sessions import end_user_sessions
 from .validation import get_by_id
 
 TOKEN_PREFIX = "crm_"
 MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+ONE_TIME_PASSWORD_BYTES = 9  # 12 characters of URL-safe base64
 MAX_TOKEN_LABEL = 120
 MAX_TOKEN_DAYS = 3650
 # argon2id, memory-hard. "test" is still argon2id, with little memory, so
@@ -77,8 +80,10 @@ def create_user(
         errors["email"] = [str(exc)]
     if role not in {r.value for r in Role}:
         errors["role"] = [N_("Role must be supervisor or operator.")]
-    if len(password) < MIN_PASSWORD:
-        errors["password"] = [N_("At least %(min)d characters.", min=MIN_PASSWORD)]
+    # Only the length here: the email check is for passwords users choose themselves.
+    password_errors = password_problems(password)
+    if password_errors:
+        errors["password"] = password_errors
     if role == Role.OPERATOR.value and operator_id is None:
         errors["operator_id"] = [N_("An operator user must be linked to an operator.")]
     if errors:
@@ -211,17 +216,100 @@ def get_user(session: Session, user_id: int) -> User:
     return user
 
 
-def set_user_enabled(session: Session, user_id: int, enabled: bool, actor: User) -> User:
-    """Enable or disable sign-in and API tokens of a user; nobody may disable itself."""
+def set_user_enabled(session: Session, user_id: int, enabled: bool, actor: User | None) -> User:
+    """Enable or disable sign-in and API tokens of a user; nobody may disable itself.
+
+    Disabling ends all of the user's sessions. `actor` None: the command line.
+    """
     with write_transaction(session):
         user = get_user(session, user_id)
         # Disabling oneself would also lock out the last supervisor.
-        if not enabled and user.id == actor.id:
+        if not enabled and actor is not None and user.id == actor.id:
             raise Forbidden("You cannot disable your own account.", "disable_self")
         before = _user_fields(user)
         user.is_enabled = enabled
+        if not enabled:
+            end_user_sessions(session, user.id)
         if before != _user_fields(user):
             record(session, "user.updated", "user", user.id, changes(before, _user_fields(user)))
+    return user
+
+
+# --- passwords -----------------------------------------------------------------
+
+
+def password_problems(password: str, email: str | None = None) -> list[str]:
+    """What is wrong with `password` as a new password (of the user with `email`); nothing: []."""
+    if len(password) < MIN_PASSWORD:
+        return [N_("At least %(min)d characters.", min=MIN_PASSWORD)]
+    if len(password) > MAX_PASSWORD:
+        return [N_("At most %(max)d characters.", max=MAX_PASSWORD)]
+    if "\x00" in password:
+        return [N_("Invalid character.")]
+    if email is None:
+        return []
+    folded = password.casefold()
+    local_part = email.partition("@")[0].casefold()
+    # The one thing anybody who sees the user's email would try first.
+    if folded == email.casefold() or (len(local_part) >= 3 and local_part in folded):
+        return [N_("Must not contain your email or its name part.")]
+    return []
+
+
+def change_password(
+    session: Session, user_id: int, current: str, new: str, keep_token: str | None,
+    throttle: SigninThrottle, address: str | None,
+) -> User:
+    """The user's own change: the current password is required; their other sessions end.
+
+    Guesses of the current password count against the account like wrong
+    sign-ins: a borrowed session cannot be used to find the password.
+    """
+    user = get_user(session, user_id)
+    attempt = throttle.attempt(session, user.email, address)
+    if not attempt.allowed:
+        throttle.refused(session, attempt, user.id, user.email)
+        raise SigninThrottled(attempt.verdict.retry_after)
+    if not verify_password(user, current):
+        raise ValidationError.single("current_password", N_("Wrong password."))
+    throttle.succeeded(session, attempt)
+    problems = password_problems(new, user.email)
+    if not problems and verify_password(user, new):
+        problems = [N_("Choose a password other than the current one.")]
+    if problems:
+        raise ValidationError({"new_password": problems}, N_("Some fields are invalid."))
+    return _set_password(session, user, new, must_change=False, how="changed", keep_token=keep_token)
+
+
+def set_password(session: Session, email: str, password: str) -> User:
+    """An administrator's change from the command line: ends all of the user's sessions."""
+    user = require_user(session, email)
+    problems = password_problems(password, user.email)
+    if problems:
+        raise ValidationError({"password": problems}, N_("Some fields are invalid."))
+    return _set_password(session, user, password, must_change=False, how="set")
+
+
+def reset_password(session: Session, user_id: int, actor: User) -> tuple[User, str]:
+    """A supervisor's reset: a one-time password, shown once; the user chooses a new one at sign-in."""
+    user = get_user(session, user_id)
+    if user.id == actor.id:
+        raise Forbidden("Change your own password on the Change password page.", "reset_self")
+    one_time = secrets.token_urlsafe(ONE_TIME_PASSWORD_BYTES)
+    return _set_password(session, user, one_time, must_change=True, how="reset"), one_time
+
+
+def _set_password(
+    session: Session, user: User, password: str, must_change: bool, how: str, keep_token: str | None = None
+) -> User:
+    password_hash = hash_password(password)  # outside the write transaction: it takes a while
+    with write_transaction(session):
+        user.password_hash = password_hash
+        user.must_change_password = must_change
+        ended = end_user_sessions(session, user.id, keep_token)
+        # Never the password nor its hash.
+        details = {"email": user.email, "sessions_ended": ended}
+        record(session, f"user.password_{how}", "user", user.id, details)
     return user
 
 
@@ -245,26 +333,27 @@ def sign_in(
 
     Throttled attempts are refused before the password is checked, whether
     or not it is right: otherwise the throttle would not stop the guessing.
-    Every refusal writes a "signin.failed" audit row (never the password).
+    Every refusal writes a "signin.failed" audit row (never the password);
+    throttled ones one row per lock-out window, counting its attempts.
     """
     try:
         account = normalize_email(email)
     except ValueError:
         account = email.strip().lower()
-    verdict = throttle.check(account, address)
-    if not verdict.allowed:
+    # Counted as a failure from here on, unless the password is right.
+    attempt = throttle.attempt(session, account, address)
+    if not attempt.allowed:
         user = get_user_by_email(session, email)
-        _signin_failed(session, account, user, "throttled")
-        raise SigninThrottled(verdict.retry_after)
+        throttle.refused(session, attempt, user.id if user else None, account)
+        raise SigninThrottled(attempt.verdict.retry_after)
     user = get_user_by_email(session, email)
     # One hash check in every case (a dummy one for an unknown email): the
     # time taken tells nothing either.
     password_ok = verify_password(user, password)
     if user is not None and password_ok and user.is_enabled:
-        throttle.succeeded(account)
+        throttle.succeeded(session, attempt)
         return user
     reason = "unknown" if user is None else "disabled" if password_ok else "bad_password"
-    throttle.failed(account, address)
     _signin_failed(session, account, user, reason)
     raise SigninFailed("Wrong email or password.")
 

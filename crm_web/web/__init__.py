@@ -18,6 +18,7 @@ def audit_actor():
 
 
 from . import (  # noqa: E402,F401  (routes register on bp)
+    account,
     audit,
     auth,
     contacts,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import wraps
 
-from flask import abort
+from flask import Flask, abort, current_app, session
 from flask_login import current_user, login_required
 
 from ..extensions import login_manager
+from ..services.user_sessions import Lifetime, session_user
 
 
 def staff_required(view):
@@ -28,16 +30,29 @@ def supervisor_required(view):
     return wrapper
 
 
-def configure_login() -> None:
+SESSION_TOKEN = "sid"  # the cookie session's key for the server-side session's token
+
+
+def session_lifetime() -> Lifetime:
+    config = current_app.config
+    return Lifetime(
+        idle=timedelta(hours=config["CRM_SESSION_IDLE_HOURS"]),
+        longest=timedelta(days=config["CRM_SESSION_MAX_DAYS"]),
+    )
+
+
+def configure_login(app: Flask) -> None:
     from ..extensions import db
-    from ..models import User
 
     login_manager.login_view = "web.login"
     login_manager.login_message = None  # the login page explains itself
+    # The signed cookie itself expires no later than the session it names.
+    app.permanent_session_lifetime = timedelta(days=app.config["CRM_SESSION_MAX_DAYS"])
 
     @login_manager.user_loader
     def load_user(user_id: str):
         try:
-            return db.session.get(User, int(user_id))
+            user_id_number = int(user_id)
         except ValueError:
             return None
+        return session_user(db.session, user_id_number, session.get(SESSION_TOKEN), session_lifetime())

@@ -8,18 +8,16 @@ from decimal import Decimal, InvalidOperation
 
 from flask import render_template, request
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField
+from wtforms import DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 from ..extensions import db
 from ..models import AuditEvent
 from ..services.audit_queries import SUBJECT_TYPES, AuditFilters, existing_subjects, list_events
-from ..services.validation import MAX_ID
 from . import bp
 from .access import supervisor_required
+from .forms import BoundedIntegerField, CrmForm
 from .queue import after_arg
-from .validators import IntRange
 
 PER_PAGE = 50
 # Offered in the action filter; any other prefix may be typed.
@@ -44,6 +42,9 @@ ACTION_LABELS = {
     "weights.updated": _l("Weights changed"),
     "user.created": _l("User created"),
     "user.updated": _l("User changed"),
+    "user.password_changed": _l("Password changed"),
+    "user.password_set": _l("Password set from the command line"),
+    "user.password_reset": _l("Password reset"),
     "api_token.issued": _l("API token issued"),
     "api_token.revoked": _l("API token revoked"),
     "signin.failed": _l("Failed sign-in"),
@@ -57,6 +58,7 @@ FIELD_LABELS = {
     "name": _l("name"), "is_active": _l("active"), "max_load": _l("max load"), "key": _l("key"),
     "allowed_origins": _l("allowed origins"), "thank_you_url": _l("thank-you URL"), "email": _l("email"),
     "role": _l("role"), "operator_id": _l("operator id"), "is_enabled": _l("enabled"),
+    "sessions_ended": _l("sessions ended"), "attempts": _l("attempts"), "by": _l("locked by"),
     "mode": _l("mode"), "operator_name": _l("operator"), "load_before": _l("load before"),
     "reason": _l("reason"), "contacts_returned_to_queue": _l("contacts back to the queue"),
     "label": _l("label"), "user_id": _l("user id"), "expires_at": _l("expires"),
@@ -65,7 +67,7 @@ FIELD_LABELS = {
 _STRUCTURED = {"before", "after", "names", "candidates", "draw", "refused"}
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(CrmForm):
     """The GET filters of /audit (no CSRF: it changes nothing)."""
 
     class Meta:
@@ -81,28 +83,16 @@ class AuditFilterForm(FlaskForm):
         + [SelectChoice(t, SUBJECT_LABELS.get(t, t)) for t in SUBJECT_TYPES],
         default="",
     )
-    subject_id = IntegerField(_l("Subject id"), validators=[Optional(), IntRange(min=1, max=MAX_ID)])
+    subject_id = BoundedIntegerField(_l("Subject id"), validators=[Optional()])
     date_from = DateField(_l("From"), validators=[Optional()])
     date_to = DateField(_l("To"), validators=[Optional()])
-    user = IntegerField(validators=[Optional(), IntRange(min=1, max=MAX_ID)])
+    user = BoundedIntegerField(validators=[Optional()])
 
     def validate_date_to(self, date_to):
         if date_to.data and self.date_from.data and date_to.data < self.date_from.data:
             raise ValidationError(_l("The end date is before the start date."))
         if date_to.data and date_to.data.year > 9998:  # the day after it must exist
             raise ValidationError(_l("Choose an earlier date."))
-
-    def validate_action(self, field):
-        _no_nul(field)
-
-    def validate_actor(self, field):
-        _no_nul(field)
-
-
-def _no_nul(field) -> None:
-    # PostgreSQL text cannot hold NUL: refuse it here rather than fail the query.
-    if field.data and "\x00" in field.data:
-        raise ValidationError(_l("Remove the invalid character."))
 
 
 @bp.get("/audit")

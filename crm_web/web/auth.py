@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from ..extensions import db
 from ..request_context import client_ip
 from ..services.signin_throttle import SigninThrottle
+from ..services.user_sessions import end_session, start_session
 from ..services.users import SigninFailed, SigninThrottled, sign_in
 from . import bp
+from .access import SESSION_TOKEN, session_lifetime
 from .forms import LoginForm
 from .queue import safe_next
 
 
 def signin_throttle() -> SigninThrottle:
-    """The app's throttle, made on first use (in the worker, after gunicorn forks)."""
+    """The app's throttle (its counts are in the database: every worker and host shares them)."""
     throttle = current_app.extensions.get("crm_signin_throttle")
     if throttle is None:
         config = current_app.config
         throttle = SigninThrottle(
-            config["RATELIMIT_STORAGE_URI"],
             config["CRM_LOGIN_MAX_FAILURES_ACCOUNT"],
             config["CRM_LOGIN_MAX_FAILURES_ADDRESS"],
             config["CRM_LOGIN_THROTTLE_MINUTES"],
@@ -47,15 +48,27 @@ def login():
             # One message for every failure: it must not tell which part was wrong.
             flash(_("Wrong email or password."), "error")
         else:
-            login_user(user)
+            _start_session(user)
             return redirect(safe_next(request.args.get("next")) or url_for("web.overview"), code=303)
     elif request.method == "POST":
         flash(_("Enter your email and password."), "error")
     return render_template("auth/login.html", form=form)
 
 
+def _start_session(user) -> None:
+    """A new session: nothing of the signed-out one carries over, its CSRF secret included.
+
+    The language choice lives in its own cookie, so it stays.
+    """
+    session.clear()
+    session[SESSION_TOKEN] = start_session(db.session, user, session_lifetime())
+    login_user(user)
+
+
 @bp.post("/logout")
 def logout():
-    logout_user()
+    end_session(db.session, session.get(SESSION_TOKEN))
+    session.clear()
+    logout_user()  # after clear(): it leaves the flag that deletes a remember-me cookie
     flash(_("You are signed out."), "success")
     return redirect(url_for("web.login"), code=303)

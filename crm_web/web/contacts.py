@@ -43,8 +43,12 @@ def new_contact():
             apply_errors(form, exc)
         else:
             source = next(s for s in sources if s.id == form.source_id.data)
-            result = register_contact(db.session, source, data, current_app.extensions["crm_rng"])
-            return redirect(url_for("web.contact", contact_id=result.contact.id, created=1), code=303)
+            try:
+                result = register_contact(db.session, source, data, current_app.extensions["crm_rng"])
+            except ValidationError as exc:  # the source was disabled since the list was read
+                apply_errors(form, exc)
+            else:
+                return redirect(url_for("web.contact", contact_id=result.contact.id, created=1), code=303)
     return render_template("contacts/new.html", form=form, sources=sources), 422 if form.errors else 200
 
 

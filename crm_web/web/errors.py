@@ -20,7 +20,10 @@ def error_page(status: int):
         403: (_("Not allowed"), _("Your role may not open this page. Ask a supervisor if you need it.")),
         404: (_("Not found"), _("There is nothing at this address. It may have been deleted.")),
         405: (_("Not allowed"), _("This address does not accept that kind of request.")),
-        413: (_("Too large"), _("What you sent is too large.")),
+        413: (
+            _("Request too large"),
+            _("What you sent is more than the server accepts. Shorten the text and try again."),
+        ),
         429: (_("Slow down"), _("Too many attempts. Wait a minute and try again.")),
         500: (_("Something went wrong"), _("The error was logged. Try again in a moment.")),
         503: (_("Temporarily unavailable"), _("The database is not answering. Try again in a moment.")),

@@ -5,18 +5,18 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField
+from wtforms import HiddenField
 from wtforms.validators import InputRequired
 
 from ..extensions import db
 from ..services.errors import Conflict, NotFound, ValidationError
 from ..services.leads import MAX_QUERY, lead_with_history, possible_duplicates, search_leads
 from ..services.merge import AlreadyMerged, dismiss_pair, list_duplicate_pairs, merge_leads, preview_merge
-from ..services.validation import is_id
 from . import bp
 from .access import staff_required, supervisor_required
+from .forms import BoundedIntegerField, CrmForm
 from .queue import PER_PAGE, after_arg, page_arg, safe_next
+from .validators import int_arg
 
 
 @bp.get("/leads")
@@ -48,17 +48,17 @@ def lead(lead_id: int):
 # --- possible duplicates and merging (supervisors) ---------------------------
 
 
-class MergeForm(FlaskForm):
+class MergeForm(CrmForm):
     """Confirm a merge previewed with `token` (the leads' state when the preview was shown)."""
 
-    keep = IntegerField(validators=[InputRequired()])
-    other = IntegerField(validators=[InputRequired()])
+    keep = BoundedIntegerField(validators=[InputRequired()])
+    other = BoundedIntegerField(validators=[InputRequired()])
     token = HiddenField(validators=[InputRequired()])
 
 
-class DismissForm(FlaskForm):
-    lead = IntegerField(validators=[InputRequired()])
-    other = IntegerField(validators=[InputRequired()])
+class DismissForm(CrmForm):
+    lead = BoundedIntegerField(validators=[InputRequired()])
+    other = BoundedIntegerField(validators=[InputRequired()])
 
 
 @bp.get("/leads/duplicates")
@@ -71,8 +71,8 @@ def duplicates():
 @bp.get("/leads/merge")
 @supervisor_required
 def merge_preview():
-    keep, other = request.args.get("keep", type=int), request.args.get("other", type=int)
-    if keep is None or other is None or not is_id(keep) or not is_id(other):
+    keep, other = int_arg("keep"), int_arg("other")
+    if keep is None or other is None:
         abort(404)
     try:
         plan = preview_merge(db.session, keep, other)
@@ -92,8 +92,6 @@ def merge_confirm():
     if not form.validate_on_submit():
         abort(400)
     keep, other = form.keep.data, form.other.data
-    if not is_id(keep) or not is_id(other):
-        abort(404)
     try:
         result = merge_leads(db.session, keep, other, form.token.data)
     except NotFound:

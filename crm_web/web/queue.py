@@ -17,26 +17,24 @@ from ..services.drain import drain_queue
 from ..services.errors import Conflict, Forbidden, NotFound, ValidationError
 from ..services.operators import all_operators, get_operator
 from ..services.stats import queue_size
-from ..services.validation import MAX_ID
 from . import bp
 from .access import staff_required, supervisor_required
 from .forms import AssignForm, EmptyForm
+from .validators import MAX_PAGE, int_arg
 
 PER_PAGE = 50
 # One click hands out at most this many (a request must stay short); click again for more.
 PAGE_DRAIN_LIMIT = 1000
-MAX_PAGE = 100_000
 
 
 def page_arg() -> int:
-    """`?page=` as a sane positive number (anything else is page 1)."""
-    return min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    """`?page=` as a number in 1..MAX_PAGE (anything else is page 1)."""
+    return int_arg("page", 1, MAX_PAGE) or 1
 
 
 def after_arg() -> int | None:
     """`?after=<id>`: a keyset page (deep pages of big lists); anything else is ignored."""
-    value = request.args.get("after", type=int)
-    return value if value is not None and 1 <= value <= MAX_ID else None
+    return int_arg("after")
 
 
 def keyset_page(fetch):
@@ -89,7 +87,8 @@ def queue():
 def assign_contact(contact_id: int):
     form = AssignForm()
     if not form.validate_on_submit():
-        message, category = (form.operator_id.errors or [_("Choose an operator.")])[0], "error"
+        message = (form.operator_id.errors or form.page.errors or [_("Choose an operator.")])[0]
+        category = "error"
     else:
         operator_id = form.operator_id.data
         try:

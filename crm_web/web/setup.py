@@ -28,7 +28,7 @@ def configure_web(app: Flask) -> None:
     compile_catalogs(TRANSLATIONS)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     babel.init_app(app, locale_selector=select_locale)
-    configure_login()
+    configure_login(app)
     app.register_blueprint(bp)
     app.jinja_env.filters.update(
         number=lambda value: format_decimal(value),

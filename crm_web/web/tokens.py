@@ -6,8 +6,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField
+from wtforms import StringField
 from wtforms.validators import Length, Optional
 
 from ..extensions import db
@@ -16,17 +15,18 @@ from ..services import users as service
 from ..services.errors import NotFound, ValidationError
 from . import bp
 from .access import staff_required
-from .forms import EmptyForm
+from .forms import BoundedIntegerField, CrmForm, EmptyForm
 from .formutil import apply_errors
-from .validators import IntRange
 
 
-class TokenForm(FlaskForm):
+class TokenForm(CrmForm):
     label = StringField(_l("Label"), validators=[Optional(), Length(max=service.MAX_TOKEN_LABEL)],
                         description=_l("What the token is for, e.g. the integration that uses it."))
-    expires_in_days = IntegerField(
+    expires_in_days = BoundedIntegerField(
         _l("Expires after (days)"),
-        validators=[Optional(), IntRange(min=1, max=service.MAX_TOKEN_DAYS)],
+        validators=[Optional()],
+        min=1,
+        max=service.MAX_TOKEN_DAYS,
         description=_l("Leave empty for a token that never expires."),
     )
 

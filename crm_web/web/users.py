@@ -70,3 +70,21 @@ def toggle_user(user_id: int):
                 "success",
             )
     return redirect(url_for("web.users"), code=303)
+
+
+@bp.post("/users/<int:user_id>/password")
+@supervisor_required
+def reset_password(user_id: int):
+    """A one-time password, shown once on the answer page (never in a cookie or a redirect)."""
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        user, one_time = service.reset_password(db.session, user_id, current_user._get_current_object())
+    except NotFound:
+        abort(404)
+    except Forbidden:
+        flash(_("Change your own password on the Change password page."), "error")
+        return redirect(url_for("web.users"), code=303)
+    page = render_template("users/password_reset.html", user=user, one_time_password=one_time)
+    return page, 200, {"Cache-Control": "no-store"}

@@ -20,7 +20,7 @@ from ..json_body import parse_json
 from ..json_errors import error_response
 from ..request_context import set_request_actor
 from ..services.errors import NotFound, ValidationError
-from ..services.intake import WrongToken, webhook_intake
+from ..services.intake import IdempotencyKeyReused, WrongToken, webhook_intake
 from ..services.site_forms import site_form
 
 bp = Blueprint("webhooks", __name__)
@@ -74,6 +74,8 @@ def receive(source_key: str):
         return error_response(404, exc.message)
     except WrongToken as exc:
         return error_response(401, exc.message)
+    except IdempotencyKeyReused as exc:  # the key came first with another body: 422, nothing of it shown
+        return error_response(422, exc.message, "validation_error", exc.fields)
     if result is None:
         return failure
     return result.body, 200 if result.replayed else 201

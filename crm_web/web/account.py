@@ -1,0 +1,58 @@
+"""/account/password: every user changes their own password."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..extensions import db
+from ..request_context import client_ip
+from ..services.errors import ValidationError
+from ..services.users import MIN_PASSWORD, SigninThrottled, change_password
+from . import bp
+from .access import SESSION_TOKEN, staff_required
+from .auth import signin_throttle
+from .forms import PasswordChangeForm
+from .formutil import apply_errors
+
+# Where a user whose password was reset may go before choosing a new one.
+OPEN_WHILE_RESET = {"web.change_password", "web.logout", "web.switch_language"}
+
+
+@bp.before_request
+def password_reset_first():
+    """After a supervisor's reset, the one-time password opens only the change page."""
+    if (
+        current_user.is_authenticated
+        and current_user.must_change_password
+        and request.endpoint not in OPEN_WHILE_RESET
+    ):
+        return redirect(url_for("web.change_password"), code=303)
+    return None
+
+
+@bp.route("/account/password", methods=["GET", "POST"], endpoint="change_password")
+@staff_required
+def change_password_page():
+    form = PasswordChangeForm()
+    status, headers = 200, {}
+    if form.validate_on_submit():
+        try:
+            change_password(
+                db.session, current_user.id, form.current_password.data, form.new_password.data,
+                keep_token=session.get(SESSION_TOKEN), throttle=signin_throttle(), address=client_ip(),
+            )
+        except SigninThrottled as exc:
+            flash(_("Too many wrong passwords. Wait a few minutes and try again."), "error")
+            status, headers = 429, {"Retry-After": str(exc.retry_after)}
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            flash(_("Password changed. You stay signed in here; every other session has ended."), "success")
+            return redirect(url_for("web.overview"), code=303)
+    if form.errors or form.form_errors:
+        status = 422
+    forced = current_user.must_change_password
+    page = render_template("account/password.html", form=form, forced=forced, min_password=MIN_PASSWORD)
+    return page, status, headers
