@@ -32,6 +32,11 @@ class CrmForm(FlaskForm):
             field.validators = [refuse_nul, *field.validators]
 
 
+# WTForms' own messages, translated by its catalog (field.gettext), not ours: kept out of gettext().
+NOT_AN_INTEGER = "Not a valid integer value."
+OUT_OF_RANGE = "Number must be between %(min)s and %(max)s."
+
+
 class BoundedIntegerField(IntegerField):
     """An IntegerField that holds only whole numbers in [min, max] (a row id by default).
 
@@ -52,11 +57,10 @@ class BoundedIntegerField(IntegerField):
             self.data = parse_bounded_int(valuelist[0], self.min, self.max)
         except NotAnInteger as exc:
             self.data = None
-            raise ValueError(self.gettext("Not a valid integer value.")) from exc
+            raise ValueError(self.gettext(NOT_AN_INTEGER)) from exc
         except ValueError as exc:
             self.data = None
-            raise ValueError(self.gettext("Number must be between %(min)s and %(max)s.")
-                             % {"min": self.min, "max": self.max}) from exc
+            raise ValueError(self.gettext(OUT_OF_RANGE) % {"min": self.min, "max": self.max}) from exc
 
 
 class LoginForm(CrmForm):
