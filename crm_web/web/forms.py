@@ -124,7 +124,7 @@ class UserForm(CrmForm):
     )
     # 0 is "none" (users.NO_OPERATOR).
     operator_id = SelectField(_l("Works as operator"), coerce=int_in(0, MAX_ID), validate_choice=False)
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=1024)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=1024)])
 
 
 class EmptyForm(CrmForm):
