@@ -2,6 +2,9 @@
 
 PostgreSQL is required, not optional: when it cannot be reached the run
 fails. Each run creates a throw-away database and drops it at the end.
+The fixtures shared by the packages are all here (the staff pages' sign-in
+and CSRF, the API client, the SQL counter); helpers to import are in
+tests/helpers.py.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ os.environ.setdefault("CRM_PASSWORD_PROFILE", "test")
 
 from crm_web import create_app  # noqa: E402
 from crm_web.extensions import db  # noqa: E402
+from tests.helpers import PASSWORD, csrf_from, recorded_statements  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("CRM_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 ENGINES = ("sqlite", "postgresql")
@@ -204,3 +208,100 @@ class Factory:
 @pytest.fixture
 def factory(app):
     return Factory(app)
+
+
+# --- staff pages: sign-in, CSRF, rows -------------------------------------------------
+
+
+@pytest.fixture
+def csrf(client):
+    """The CSRF token of the client's session, read from a rendered page."""
+
+    def token(path: str = "/login") -> str:
+        return csrf_from(client.get(path).get_data(as_text=True))
+
+    return token
+
+
+@pytest.fixture
+def log_in():
+    """Post the sign-in form with any test client; returns the response."""
+
+    def post(some_client, email: str, password: str = PASSWORD):
+        token = csrf_from(some_client.get("/login").get_data(as_text=True))
+        return some_client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+    return post
+
+
+@pytest.fixture
+def sign_in(client, factory, log_in):
+    """Create a staff user (an operator user gets its own Operator) and sign the client in."""
+
+    def sign_in_as(role: str = "supervisor", operator_id: int | None = None, email: str | None = None):
+        if role == "operator" and operator_id is None:
+            operator_id = factory.operator().id
+        staff = factory.staff(role, operator_id=operator_id, email=email)
+        response = log_in(client, staff.email)
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return staff
+
+    return sign_in_as
+
+
+@pytest.fixture
+def fetch(app):
+    """Read one row afresh, outside any request (detached, attributes loaded)."""
+
+    def get(model, row_id: int):
+        with app.app_context():
+            row = db.session.get(model, row_id)
+            db.session.remove()
+            return row
+
+    return get
+
+
+@pytest.fixture
+def make_contact(app):
+    """Register a contact through the intake service, as the webhook does; return it (detached)."""
+    from crm_web.domain.identifiers import parse_contact_input
+    from crm_web.services.intake import register_contact
+
+    def make(source, **fields):
+        with app.app_context():
+            data = parse_contact_input(fields, app.config["CRM_PHONE_REGION"])
+            contact = register_contact(db.session, source, data, app.extensions["crm_rng"]).contact
+            db.session.remove()
+            return contact
+
+    return make
+
+
+@pytest.fixture
+def count_queries(app):
+    """`count_queries(action)` → (SQL statements the action issued, its result)."""
+
+    def count(action):
+        with recorded_statements(app) as log:
+            result = action()
+        return len(log), result
+
+    return count
+
+
+# --- the JSON API -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def sup(factory):
+    """A supervisor with an API token."""
+    return factory.staff("supervisor")
+
+
+@pytest.fixture
+def api(client, sup):
+    """The supervisor's API client."""
+    from tests.api.helpers import Api
+
+    return Api(client, sup)

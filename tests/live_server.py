@@ -1,4 +1,4 @@
-"""A real gunicorn server over a given database, for browser tests and scripts.
+"""A real gunicorn server over a given database, for the tests that need one and for scripts.
 
 The app is served as in production (`gunicorn -c gunicorn.conf.py wsgi:app`)
 on a free port of 127.0.0.1. Its stderr (gunicorn and app errors) and stdout
@@ -6,8 +6,9 @@ on a free port of 127.0.0.1. Its stderr (gunicorn and app errors) and stdout
 what the server said. No pytest here: `scripts/screenshots.py` uses it too;
 a server that does not start raises `ServerError` with the tail of its log.
 
-(`tests/concurrency/conftest.py` has its own variant, with an access-log
-format the race tests parse.)
+With `access_log_format=PID_ACCESS_LOG` each access-log line is
+"<worker pid> <method> <path> <status>", which `LiveServer.access_log`
+reads back: the race tests see which worker served what.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ START_TIMEOUT = 30.0
 TAIL_LINES = 80
 # Settings of the developer's shell that must not leak into a test server.
 CLEARED_ENV = ("RATELIMIT_STORAGE_URI", "GUNICORN_THREADS", "GUNICORN_ACCESS_LOG", "CRM_PUBLIC_URL")
+# "<worker pid> <method> <path> <status>" on each access-log line (gunicorn writes "<pid>").
+PID_ACCESS_LOG = "%(p)s %(m)s %(U)s %(s)s"
+PID_ACCESS_LINE = re.compile(r"^<(\d+)> (\S+) (\S+) (\d{3})$")
 
 
 class ServerError(RuntimeError):
@@ -72,15 +76,42 @@ class LiveServer:
     def booted_workers(self) -> set[str]:
         return set(re.findall(r"Booting worker with pid: (\d+)", self.stderr()))
 
+    def access_log(
+        self, path_prefix: str = "/", wait_for: int = 0, *, exact: bool = False
+    ) -> list[tuple[int, str, str, int]]:
+        """(worker pid, method, path, status) of the requests served so far, oldest first.
+
+        Needs a server started with `access_log_format=PID_ACCESS_LOG`. Only paths
+        that start with `path_prefix` (that equal it, when `exact`) count. A worker
+        writes its line just after the answer; wait up to a few seconds until at
+        least `wait_for` matching lines are there.
+        """
+        deadline = time.monotonic() + 5
+        while True:
+            entries = []
+            for line in self.stdout_path.read_text(errors="replace").splitlines():
+                match = PID_ACCESS_LINE.match(line.strip())
+                if match is None:
+                    continue
+                pid, method, path, status = match.groups()
+                if path == path_prefix or (not exact and path.startswith(path_prefix)):
+                    entries.append((int(pid), method, path, int(status)))
+            if len(entries) >= wait_for or time.monotonic() > deadline:
+                return entries
+            time.sleep(0.05)
+
     def server_errors(self) -> list[str]:
         """Lines of the server's stderr that tell of a failure."""
         patterns = ("Traceback", "database is locked", "Exception on", "[ERROR]", "WORKER TIMEOUT")
         return [line for line in self.stderr().splitlines() if any(p in line for p in patterns)]
 
-    def stop(self, timeout: float = 15) -> None:
-        """Quick shutdown (SIGINT), then wait for the master; kill it if it hangs."""
+    def terminate(self) -> None:
+        """Ask for gunicorn's quick shutdown (SIGINT) without waiting for it."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
+
+    def wait(self, timeout: float = 15) -> None:
+        """Wait for the master to exit (it reaps its workers); kill it if it hangs."""
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -90,6 +121,11 @@ class LiveServer:
             self.process.kill()
             self.process.wait(timeout=5)
 
+    def stop(self, timeout: float = 15) -> None:
+        """Quick shutdown (SIGINT), then wait for the master; kill it if it hangs."""
+        self.terminate()
+        self.wait(timeout)
+
 
 def start_server(
     database_url: str,
@@ -98,8 +134,18 @@ def start_server(
     workers: int = 2,
     secret_key: str = "live-server-test-secret",
     env: dict[str, str] | None = None,
+    access_log_format: str | None = None,
 ) -> LiveServer:
-    """Start gunicorn over `database_url` (already migrated) and wait until it answers."""
+    """Start gunicorn over `database_url` (already migrated) and wait until it answers.
+
+    `env` is added to the server's environment last; `access_log_format` replaces
+    gunicorn's (see `PID_ACCESS_LOG`).
+    """
+    # No control socket: gunicorn 27 puts it at one fixed path per user (shared
+    # with any other gunicorn running), and stopping it costs up to 2 s.
+    gunicorn_args = "--no-control-socket"
+    if access_log_format:
+        gunicorn_args += f" --access-logformat '{access_log_format}'"
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV}
     full_env.update(
@@ -111,7 +157,7 @@ def start_server(
             "CRM_WEBHOOK_RATE_LIMIT": "",
             "CRM_PHONE_REGION": "RU",
             "PYTHONUNBUFFERED": "1",
-            "GUNICORN_CMD_ARGS": "--no-control-socket",
+            "GUNICORN_CMD_ARGS": gunicorn_args,
         }
     )
     full_env.update(env or {})

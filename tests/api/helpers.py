@@ -19,24 +19,6 @@ API = "/api/v1"
 UNKNOWN_TOKEN = "crm_" + "x" * 43
 
 
-def assert_error(response, status: int, code: str | None = None) -> dict:
-    """The response is the documented JSON error with this status; return `error`."""
-    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
-    assert response.mimetype == "application/json", response.get_data(as_text=True)[:200]
-    body = response.get_json()
-    assert isinstance(body, dict) and set(body) == {"error"}, body
-    error = body["error"]
-    assert isinstance(error["code"], str) and error["code"]
-    assert isinstance(error["message"], str) and error["message"]
-    if status == 422:
-        assert isinstance(error.get("fields"), dict) and error["fields"], error
-    else:
-        assert "fields" not in error, error
-    if code is not None:
-        assert error["code"] == code, error
-    return error
-
-
 def assert_page(body: dict, page: int, per_page: int, total: int) -> list:
     assert set(body) == {"items", "page", "per_page", "total"}, body
     assert body["page"] == page

@@ -9,8 +9,9 @@ from sqlalchemy import update
 
 from crm_web.extensions import db
 from crm_web.models import User
+from tests.helpers import assert_error
 
-from .helpers import API, UNKNOWN_TOKEN, as_json, assert_error, bearer, intake, new_token, revoke
+from .helpers import API, UNKNOWN_TOKEN, as_json, bearer, intake, new_token, revoke
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ from datetime import datetime
 import pytest
 
 from crm_web.models import Contact, Operator
+from tests.helpers import assert_error
 
-from .helpers import OUT_OF_RANGE_IDS, Api, as_json, assert_error, assert_page, db_state, intake
+from .helpers import OUT_OF_RANGE_IDS, Api, as_json, assert_page, db_state, intake
 
 CONTACT_FIELDS = {"id", "lead_id", "source_id", "status", "operator", "created_at"}
 

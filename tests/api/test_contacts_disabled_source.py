@@ -10,8 +10,9 @@ from crm_web.domain.identifiers import parse_contact_input
 from crm_web.extensions import db
 from crm_web.services.errors import ValidationError
 from crm_web.services.intake import register_contact
+from tests.helpers import assert_error
 
-from .helpers import as_json, assert_error, intake
+from .helpers import as_json, intake
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from .helpers import OUT_OF_RANGE_IDS, Api, as_json, assert_error, intake, rules_of
+from tests.helpers import assert_error
+
+from .helpers import OUT_OF_RANGE_IDS, Api, as_json, intake, rules_of
 
 D = Decimal
 

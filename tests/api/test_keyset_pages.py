@@ -6,8 +6,9 @@ from crm_web.extensions import db
 from crm_web.models import Contact
 from crm_web.services import pagination
 from crm_web.services.contacts import ContactFilters, list_contacts
+from tests.helpers import assert_error
 
-from .helpers import as_json, assert_error, assert_page, intake
+from .helpers import as_json, assert_page, intake
 
 
 def test_after_walks_the_contacts_newest_first(api, factory):

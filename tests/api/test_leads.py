@@ -6,7 +6,9 @@ from datetime import datetime
 
 import pytest
 
-from .helpers import OUT_OF_RANGE_IDS, Api, as_json, assert_error, assert_page, intake
+from tests.helpers import assert_error
+
+from .helpers import OUT_OF_RANGE_IDS, Api, as_json, assert_page, intake
 
 LEAD_FIELDS = {"id", "external_id", "phone", "email", "name", "created_at"}
 CONTACT_FIELDS = {"id", "lead_id", "source_id", "status", "operator", "created_at"}

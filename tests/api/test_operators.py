@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from crm_web.models import Operator
+from tests.helpers import assert_error
 
 from .helpers import (
     API,
     OUT_OF_RANGE_IDS,
     as_json,
-    assert_error,
     assert_page,
     db_state,
     intake,

@@ -9,8 +9,9 @@ from crm_web.extensions import db
 from crm_web.services.intake import register_contact
 from crm_web.services.operators import create_operator
 from crm_web.services.sources import create_source
+from tests.helpers import assert_error
 
-from .helpers import Api, as_json, assert_error, assert_page
+from .helpers import Api, as_json, assert_page
 
 LISTS = ["/operators", "/sources", "/contacts", "/leads"]
 

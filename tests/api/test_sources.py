@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from crm_web.models import Source
+from tests.helpers import assert_error
 
-from .helpers import OUT_OF_RANGE_IDS, Api, as_json, assert_error, assert_page, db_state
+from .helpers import OUT_OF_RANGE_IDS, Api, as_json, assert_page, db_state
 
 SOURCE_FIELDS = {"id", "name", "key", "is_active"}
 

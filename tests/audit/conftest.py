@@ -1,4 +1,4 @@
-"""Fixtures of the audit trail tests: the page helpers of tests/web and a clean trail per test."""
+"""Fixtures of the audit trail tests: a clean trail per test, and reading it."""
 
 from __future__ import annotations
 
@@ -9,14 +9,6 @@ from sqlalchemy import select, text
 
 from crm_web.extensions import db
 from crm_web.models import AuditEvent
-from tests.web.conftest import (  # noqa: F401  (fixtures shared with the page tests)
-    count_queries,
-    csrf,
-    fetch,
-    log_in,
-    make_contact,
-    sign_in,
-)
 
 
 @pytest.fixture(autouse=True)

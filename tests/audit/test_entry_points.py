@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.helpers import Api
-from tests.web.conftest import csrf_from
+from tests.helpers import csrf_from
 
 
 def token_for(client, path: str = "/") -> str:

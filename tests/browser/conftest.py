@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import PASSWORD
 from tests.live_server import LiveServer, ServerError, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,7 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PASSWORD = "password-123"  # what tests/conftest.py's Factory gives every staff user
 # Generous for a loaded CI machine; expect() returns as soon as the page is right.
 TIMEOUT_MS = 10_000
 # The queue polls every 5 s: a contact may need up to one full period to show.

@@ -15,29 +15,15 @@ import json
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from crm_web.api.openapi import openapi_document
 from tests.api.openapi_check import check_response
-
-SETTINGS = settings(
-    max_examples=100,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
+from tests.fuzz.strategies import SETTINGS, texts
 
 # --- strategies -----------------------------------------------------------------
 
-NASTY = [
-    "", " ", "\x00", "a\x00b", "\u202eevil\u202c", "\u05e9\u05dc\u05d5\u05dd", "😀👍🏽", "\ufeff",
-    "' OR 1=1 --", "<script>alert(1)</script>", "%00", "\\", "\r\n", "9" * 400, "x" * 70_000,
-    "+7 999 123-45-67", "8 (999) 123-45-67", "ivan@example.com", "IVAN@EXAMPLE.COM", "10.50", "-1", "0",
-    "2147483648", "NaN", "1e309",
-]
-texts = st.one_of(st.sampled_from(NASTY), st.text(max_size=40), st.text(max_size=300))
 # Lone surrogates are valid in JSON text as escapes (\ud800) but are not UTF-8.
 surrogates = st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=3)
 scalars = st.one_of(

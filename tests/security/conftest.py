@@ -1,4 +1,4 @@
-"""Fixtures of the security tests: the staff-page helpers of tests/web, plus a few of our own."""
+"""Fixtures of the security tests (the shared ones are in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import pytest
 from sqlalchemy import select
 
 from crm_web.extensions import db
-from tests.api.conftest import api, sup  # noqa: F401
-from tests.web.conftest import PASSWORD, csrf, csrf_from, fetch, log_in, make_contact, sign_in  # noqa: F401
 
 
 @pytest.fixture
@@ -43,12 +41,3 @@ def audit_rows_of():
         return result
 
     return rows
-
-
-def post_form(client, path: str, data: dict, page: str = "/login", **kwargs):
-    """POST a form with the CSRF token of the client's session, read from `page`."""
-    response = client.get(page)
-    if response.status_code == 302:  # /login sends a signed-in user on
-        response = client.get("/")
-    token = csrf_from(response.get_data(as_text=True))
-    return client.post(path, data={**data, "csrf_token": token}, **kwargs)

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from crm_web.extensions import db
 from crm_web.models import ApiToken
 from crm_web.services.users import token_hash
-from tests.api.helpers import API, assert_error, bearer, new_token, revoke
+from tests.api.helpers import API, bearer, new_token, revoke
+from tests.helpers import assert_error, csrf_from
 
-from .conftest import csrf_from, post_form
+from .helpers import post_form
 
 TOKEN_RE = re.compile(r'id="new-token"[^>]*value="(crm_[A-Za-z0-9_-]+)"')
 

@@ -21,8 +21,8 @@ import pytest
 from crm_web.config import MAX_REQUEST_BODY
 from crm_web.extensions import db
 from tests.api.helpers import API
-from tests.api.helpers import assert_error as assert_api_error
 from tests.conftest import Factory, make_app, wipe
+from tests.helpers import assert_error
 from tests.live_server import start_server
 from tests.webhooks.helpers import MAX_BODY as WEBHOOK_MAX_BODY
 from tests.webhooks.helpers import PHONE, auth, json_of_size, url
@@ -167,7 +167,7 @@ def test_api_json_over_1_mib_is_413_json(client, factory, site, size):
         f"{API}/contacts", data=contact_of_size(size, site.id), content_type="application/json",
         headers=staff.headers,
     )
-    error = assert_api_error(response, 413, "payload_too_large")
+    error = assert_error(response, 413, "payload_too_large")
     assert error["message"] == "The body is larger than 1 MiB."
     assert error["request_id"] == response.headers["X-Request-ID"]
     assert factory.counts() == before
@@ -181,7 +181,7 @@ def test_api_json_up_to_1_mib_gets_its_normal_answer(client, factory, site, size
         headers=staff.headers,
     )
     assert response.request.content_length == size
-    error = assert_api_error(response, 422, "validation_error")
+    error = assert_error(response, 422, "validation_error")
     assert "message" in error["fields"]
     assert factory.count("contacts") == 0
 
@@ -195,13 +195,13 @@ def test_api_chunked_json_over_1_mib_is_413_json(client, factory, site):
         headers={**staff.headers, "Transfer-Encoding": "chunked"},
         environ_overrides={"wsgi.input_terminated": True},
     )
-    assert_api_error(response, 413, "payload_too_large")
+    assert_error(response, 413, "payload_too_large")
     assert factory.count("contacts") == 0
 
 
 def test_api_refuses_the_size_before_the_token(client):
     response = client.post(f"{API}/contacts", data=b"x" * (MIB + 1), content_type="application/json")
-    assert_api_error(response, 413, "payload_too_large")
+    assert_error(response, 413, "payload_too_large")
 
 
 # --- the webhook keeps 64 KiB ---------------------------------------------------
@@ -211,11 +211,11 @@ def test_webhook_keeps_its_64_kib_limit(client, factory, site):
     before = factory.counts()
     body = json_of_size(WEBHOOK_MAX_BODY + 1, phone=PHONE)
     response = client.post(url(site), data=body, content_type="application/json", headers=auth(site))
-    error = assert_api_error(response, 413, "payload_too_large")
+    error = assert_error(response, 413, "payload_too_large")
     assert "64 KiB" in error["message"]
     big = client.post(url(site), data=json_of_size(2 * MIB, phone=PHONE), content_type="application/json",
                       headers=auth(site))
-    assert_api_error(big, 413, "payload_too_large")
+    assert_error(big, 413, "payload_too_large")
     assert factory.counts() == before
     within = client.post(url(site), data=json_of_size(WEBHOOK_MAX_BODY, phone=PHONE),
                          content_type="application/json", headers=auth(site))

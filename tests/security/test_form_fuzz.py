@@ -21,9 +21,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fuzz.test_properties import SETTINGS, texts
-
-from .conftest import PASSWORD, csrf_from
+from tests.fuzz.strategies import SETTINGS, texts
+from tests.helpers import PASSWORD, csrf_from
 
 FORM = "application/x-www-form-urlencoded"
 HOSTILE = {

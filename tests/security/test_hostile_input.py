@@ -6,9 +6,8 @@ import pytest
 from sqlalchemy import select, text
 
 from crm_web.extensions import db
-from tests.api.helpers import API, Api, assert_error, intake
-
-from .conftest import csrf_from
+from tests.api.helpers import API, Api, intake
+from tests.helpers import assert_error, csrf_from
 
 SQL_OR = "' OR 1=1 --"
 SQL_DROP = "Robert'); DROP TABLE leads;--"

@@ -9,9 +9,8 @@ from __future__ import annotations
 from flask import url_for
 from sqlalchemy import text
 
-from tests.api.helpers import API, Api, as_json, assert_error, intake
-
-from .conftest import csrf_from
+from tests.api.helpers import API, Api, as_json, intake
+from tests.helpers import assert_error, csrf_from
 
 SUPERVISOR_ONLY = {
     ("web.operators", "GET"),

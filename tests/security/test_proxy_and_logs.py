@@ -7,9 +7,8 @@ import urllib.request
 import pytest
 
 from tests.conftest import Factory, make_app
+from tests.helpers import PASSWORD, csrf_from
 from tests.live_server import start_server
-
-from .conftest import PASSWORD, csrf_from
 
 
 def failed_sign_in(client, headers: dict, remote: str = "127.0.0.1"):

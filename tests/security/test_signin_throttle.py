@@ -7,29 +7,9 @@ import re
 import uuid
 
 from tests.conftest import make_app
+from tests.helpers import PASSWORD, csrf_from
 
-from .conftest import PASSWORD, csrf_from
-
-GENERIC = "Wrong email or password."
-THROTTLED = "Too many failed sign-ins."
-
-
-def attempt(client, email: str, password: str, address: str):
-    """One sign-in from `address`; the CSRF token is read from the same address."""
-    environ = {"REMOTE_ADDR": address}
-    token = csrf_from(client.get("/login", environ_base=environ).get_data(as_text=True))
-    return client.post(
-        "/login", data={"email": email, "password": password, "csrf_token": token}, environ_base=environ
-    )
-
-
-def fails(response) -> bool:
-    return response.status_code == 200 and GENERIC in response.get_data(as_text=True)
-
-
-def throttled(response) -> bool:
-    page = response.get_data(as_text=True)
-    return response.status_code == 429 and THROTTLED in page and GENERIC not in page
+from .helpers import attempt, fails, throttled
 
 
 def without_form_values(page: str) -> str:

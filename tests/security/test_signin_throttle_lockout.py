@@ -10,9 +10,9 @@ import pytest
 from crm_web.extensions import db
 from crm_web.services import signin_throttle
 from crm_web.services.signin_throttle import SigninThrottle
+from tests.helpers import PASSWORD
 
-from .conftest import PASSWORD
-from .test_signin_throttle import attempt, fails, throttled
+from .helpers import attempt, fails, throttled
 
 
 class Clock:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import socket
 import time
 from collections import Counter
@@ -10,14 +9,10 @@ from collections import Counter
 import pytest
 import requests
 
-from tests.live_server import start_server
-
-from .conftest import PASSWORD, csrf_from
+from tests.helpers import PASSWORD, csrf_from
+from tests.live_server import PID_ACCESS_LOG, start_server
 
 WORKERS = 4
-# "<worker pid> <method> <path> <status>" on each access-log line.
-ACCESS_LOG = "--no-control-socket --access-logformat '%(p)s %(m)s %(U)s %(s)s'"
-ACCESS_LINE = re.compile(r"^<(\d+)> (\S+) (\S+) (\d{3})$")
 SETTLE = 0.3  # seconds for a worker to take up or let go of a connection
 
 
@@ -51,25 +46,11 @@ class WorkerRotation:
         time.sleep(SETTLE)  # let the workers see it before the server stops
 
 
-def access_log(server, path: str, wait_for: int) -> list[tuple[int, str, int]]:
-    """(worker pid, method, status) of the requests to `path` so far."""
-    deadline = time.monotonic() + 5
-    while True:
-        entries = []
-        for line in server.stdout_path.read_text(errors="replace").splitlines():
-            match = ACCESS_LINE.match(line.strip())
-            if match and match.group(3) == path:
-                entries.append((int(match.group(1)), match.group(2), int(match.group(4))))
-        if len(entries) >= wait_for or time.monotonic() > deadline:
-            return entries
-        time.sleep(0.05)
-
-
 @pytest.mark.slow
 def test_five_failures_spread_over_four_workers_lock_the_account(app, factory, database_url, tmp_path):
     staff = factory.staff("supervisor")
     server = start_server(
-        database_url, tmp_path / "gunicorn", workers=WORKERS, env={"GUNICORN_CMD_ARGS": ACCESS_LOG}
+        database_url, tmp_path / "gunicorn", workers=WORKERS, access_log_format=PID_ACCESS_LOG
     )
     host, port = server.base_url.removeprefix("http://").split(":")
     browser = requests.Session()
@@ -96,8 +77,8 @@ def test_five_failures_spread_over_four_workers_lock_the_account(app, factory, d
     # The sixth, with the right password, is refused: every worker counted the same five.
     assert answers[5].status_code == 429
     assert 1 <= int(answers[5].headers["Retry-After"]) <= 15 * 60
-    served = access_log(server, "/login", wait_for=7)
-    posts = [pid for pid, method, _ in served if method == "POST"]
+    served = server.access_log("/login", wait_for=7, exact=True)
+    posts = [pid for pid, method, _, _ in served if method == "POST"]
     assert len(posts) == 6
     # What makes this a test of sharing: no worker saw all five failures, the sixth's least of all.
     failures_per_worker = Counter(posts[:5])

@@ -6,8 +6,9 @@ from flask import url_for
 from markupsafe import escape
 
 from tests.api.helpers import Api, intake
+from tests.helpers import csrf_from
 
-from .conftest import csrf_from, post_form
+from .helpers import post_form
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -178,3 +179,20 @@ def test_payloads_sent_back_in_refused_forms_are_escaped(client, factory, sign_i
         )
         assert response.status_code == 422
         assert_escaped(response.get_data(as_text=True), "/users/new (refused)")
+
+
+def test_thank_you_url_payloads_are_escaped(client, factory, sign_in):
+    """thank_you_url accepts any absolute http(s) URL without spaces, so markup can ride in it."""
+    sup = sign_in("supervisor")
+    api = Api(client, sup)
+    payloads = ['https://x.example/"><script>alert(1)</script>', 'https://x.example/"><img/src=x/onerror=alert(1)>']
+    for n, url in enumerate(payloads):
+        created = api.post("/sources", {"name": f"S{n}", "thank_you_url": "https://ok.example/"})
+        assert created.status_code == 201, created.get_data(as_text=True)
+        source_id = created.get_json()["id"]
+        updated = api.patch(f"/sources/{source_id}", {"thank_you_url": url})
+        assert updated.status_code == 200, updated.get_data(as_text=True)
+        for path in (f"/sources/{source_id}", f"/sources/{source_id}/edit", "/audit", "/sources"):
+            page = client.get(path).get_data(as_text=True)
+            assert "<script>alert" not in page and "<img/src=x" not in page, path
+        assert str(escape(url)) in client.get(f"/sources/{source_id}").get_data(as_text=True)

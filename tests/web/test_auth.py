@@ -2,7 +2,7 @@
 
 import pytest
 
-from .conftest import csrf_from
+from tests.helpers import csrf_from
 
 STAFF_PAGES = ["/", "/queue", "/contacts/new", "/contacts", "/leads", "/operators", "/operators/new",
                "/sources", "/sources/new", "/users", "/users/new", "/my"]

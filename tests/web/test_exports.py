@@ -9,12 +9,13 @@ import tracemalloc
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, insert, update
+from sqlalchemy import insert, update
 
 from crm_web.extensions import db
 from crm_web.models import Contact, Lead, User
 from crm_web.services.contacts import close_contact
 from crm_web.services.exports import CONTACT_COLUMNS, LEAD_COLUMNS
+from tests.helpers import recorded_statements
 
 BOM = "\ufeff"
 
@@ -212,30 +213,23 @@ def test_the_export_streams_one_batch_at_a_time(client, sign_in, sources, app):
     bulk_contacts(app, sources["night"].id, 1_000)
     app.config["CRM_EXPORT_BATCH_SIZE"] = 100
     sign_in()
-    selects: list[str] = []
 
-    def count(conn, cursor, statement, *rest):
-        if statement.lstrip().upper().startswith("SELECT") and "FROM contacts" in statement:
-            selects.append(statement)
+    def selects(log) -> list[str]:
+        return [s for s in log.statements if s.lstrip().upper().startswith("SELECT") and "FROM contacts" in s]
 
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements(app) as log:
         response = client.get("/contacts/export.csv?status=unassigned", buffered=False)
         assert response.is_streamed
         chunks = iter(response.response)
         header = next(chunks)
         first = next(chunks)
-        assert len(selects) == 1  # only the first batch has been read so far
+        assert len(selects(log)) == 1  # only the first batch has been read so far
         assert header.startswith(BOM.encode())
         rest = list(chunks)
         response.close()
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     body_chunks = [first, *rest]
     assert len(body_chunks) == 10  # 1,000 rows in batches of 100
-    assert len(selects) == 11  # ten full batches, then an empty one says it is the end
+    assert len(selects(log)) == 11  # ten full batches, then an empty one says it is the end
     text = b"".join([header, *body_chunks]).decode()
     assert len(list(csv.reader(io.StringIO(text[1:], newline="")))) == 1_001
 

@@ -9,8 +9,7 @@ from wtforms import IntegerField, SelectField
 from crm_web.extensions import db
 from crm_web.models import ApiToken, Contact, LeadDuplicate
 from crm_web.web.forms import BoundedIntegerField, CrmForm
-
-from .conftest import csrf_from
+from tests.helpers import csrf_from
 
 HX = {"HX-Request": "true"}
 HUGE = "9" * 20

@@ -13,8 +13,7 @@ from flask import render_template_string
 
 from crm_web.domain.messages import N_, Message
 from crm_web.models import User
-
-from .conftest import csrf_from
+from tests.helpers import csrf_from
 
 ROOT = Path(__file__).resolve().parents[2]
 RU_PO = ROOT / "crm_web" / "translations" / "ru" / "LC_MESSAGES" / "messages.po"

@@ -7,8 +7,7 @@ import re
 import pytest
 
 from crm_web.models import Contact, Lead
-
-from .conftest import csrf_from
+from tests.helpers import csrf_from
 
 
 def page(response) -> str:

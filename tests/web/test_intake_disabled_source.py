@@ -7,8 +7,7 @@ import re
 import pytest
 
 from crm_web.services.sources import update_source
-
-from .conftest import csrf_from
+from tests.helpers import csrf_from
 
 
 @pytest.fixture

@@ -87,6 +87,14 @@ def test_too_long_query_is_422(client, sign_in):
     assert "at most 320 characters" in page(response)
 
 
+@pytest.mark.parametrize("path", ["/leads?q=a%00b", "/leads/export.csv?q=a%00b"])
+def test_a_query_with_nul_is_refused_cleanly(client, sign_in, path):
+    sign_in("supervisor")
+    response = client.get(path)
+    assert 400 <= response.status_code < 500
+    assert not response.is_streamed or response.status_code != 200
+
+
 def test_search_service_directly(app, session, people):
     region = app.config["CRM_PHONE_REGION"]
     assert [lead.id for lead in search_leads(session, "+7 (999) 123 45 67", region, 1, 50).items] == [

@@ -4,8 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from crm_web.models import Contact, Operator
-
-from .conftest import csrf_from
+from tests.helpers import csrf_from
 
 
 def form_token(client, path):

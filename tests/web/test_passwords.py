@@ -10,8 +10,7 @@ from sqlalchemy import select
 
 from crm_web.extensions import db
 from crm_web.models import AuditEvent
-
-from .conftest import PASSWORD, csrf_from
+from tests.helpers import PASSWORD, csrf_from
 
 NEW = "a-new-secret-42"
 

@@ -8,8 +8,7 @@ from sqlalchemy import update
 
 from crm_web.extensions import db
 from crm_web.models import UserSession, utcnow
-
-from .conftest import csrf_from
+from tests.helpers import csrf_from
 
 
 def cookie_of(client) -> str:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
-from crm_web.extensions import db
 from crm_web.models import Source
 
 
@@ -110,24 +108,13 @@ def test_list_with_no_sources_invites_to_create_one(client, sign_in):
     assert 'href="/sources/new"' in html
 
 
-def test_list_issues_the_same_number_of_queries_for_5_and_50_sources(app, client, sign_in, factory):
+def test_list_issues_the_same_number_of_queries_for_5_and_50_sources(client, sign_in, factory, count_queries):
     op = factory.operator()
     sign_in()
 
     def queries_for_list() -> int:
-        count = 0
-
-        def counter(*args):
-            nonlocal count
-            count += 1
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", counter)
-        try:
-            assert client.get("/sources").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", counter)
+        count, response = count_queries(lambda: client.get("/sources"))
+        assert response.status_code == 200
         return count
 
     for i in range(5):

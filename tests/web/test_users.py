@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 from crm_web.extensions import db
 from crm_web.models import User
@@ -84,23 +83,12 @@ def test_list_shows_email_role_operator_and_state(client, sign_in, factory):
     assert html.count('/enabled"') == 1
 
 
-def test_list_issues_the_same_number_of_queries_for_5_and_50_users(app, client, sign_in, factory):
+def test_list_issues_the_same_number_of_queries_for_5_and_50_users(client, sign_in, factory, count_queries):
     sign_in()
 
     def queries() -> int:
-        count = 0
-
-        def counter(*args):
-            nonlocal count
-            count += 1
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", counter)
-        try:
-            assert client.get("/users").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", counter)
+        count, response = count_queries(lambda: client.get("/users"))
+        assert response.status_code == 200
         return count
 
     def add(n: int) -> None:

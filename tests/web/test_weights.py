@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from markupsafe import escape
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from crm_web.domain.weights import parse_weight
 from crm_web.extensions import db
@@ -217,24 +217,15 @@ def test_a_script_in_an_operator_name_is_escaped(client, sign_in, factory):
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_the_page_issues_the_same_number_of_queries_for_5_and_50_operators(app, client, sign_in, factory):
+def test_the_page_issues_the_same_number_of_queries_for_5_and_50_operators(
+    client, sign_in, factory, count_queries
+):
     source = factory.source(name="Site")
     sign_in()
 
     def queries() -> int:
-        count = 0
-
-        def counter(*args):
-            nonlocal count
-            count += 1
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", counter)
-        try:
-            assert client.get(f"/sources/{source.id}/weights").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", counter)
+        count, response = count_queries(lambda: client.get(f"/sources/{source.id}/weights"))
+        assert response.status_code == 200
         return count
 
     ops = [factory.operator(f"Op {i:02d}") for i in range(5)]

@@ -1,4 +1,7 @@
-"""Shared helpers of the webhook tests: posting, the error shape, reading rows."""
+"""Shared helpers of the webhook tests: posting, the created answer, reading rows.
+
+The JSON error shape is checked by tests/helpers.py's `assert_error`.
+"""
 
 from __future__ import annotations
 
@@ -43,31 +46,6 @@ def form_of_size(size: int, **fields) -> bytes:
     body = urlencode({**fields, "padding": "x" * (size - len(base))}).encode()
     assert len(body) == size
     return body
-
-
-def assert_error(response, status: int, *, fields: set[str] | None = None) -> dict:
-    """The documented error shape; `fields` only (and always) on 422. Returns the error."""
-    assert response.status_code == status, response.get_data(as_text=True)[:500]
-    assert response.mimetype == "application/json", response.get_data(as_text=True)[:200]
-    body = response.get_json()
-    assert isinstance(body, dict) and set(body) == {"error"}, body
-    error = body["error"]
-    assert isinstance(error["code"], str) and error["code"]
-    assert isinstance(error["message"], str) and error["message"]
-    if status == 422:
-        assert set(error) == {"code", "message", "fields", "request_id"}, error
-        assert error["code"] == "validation_error"
-        assert isinstance(error["fields"], dict) and error["fields"]
-        for messages in error["fields"].values():
-            assert isinstance(messages, list) and messages
-            assert all(isinstance(m, str) and m for m in messages)
-        if fields is not None:
-            assert set(error["fields"]) == fields, error["fields"]
-    else:
-        assert set(error) == {"code", "message", "request_id"}, error
-    # The request's id, as in its X-Request-ID header and the logs.
-    assert error["request_id"] and error["request_id"] == response.headers["X-Request-ID"], error
-    return error
 
 
 def assert_created(response) -> dict:

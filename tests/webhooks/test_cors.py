@@ -7,13 +7,13 @@ an error) and the cost: no extra statement without an Origin header.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 from crm_web.extensions import db
 from crm_web.services.sources import update_source
 from tests.conftest import Factory, make_app, wipe
+from tests.helpers import assert_error, recorded_statements
 
-from .helpers import PHONE, assert_created, assert_error, auth, url
+from .helpers import PHONE, assert_created, auth, url
 
 SITE = "https://shop.example"
 OTHER = "https://evil.example"
@@ -192,18 +192,8 @@ def test_the_rate_limit_answer_carries_the_origin(database_url):
 
 
 def statements(app, client, source, **headers) -> int:
-    log: list[str] = []
-
-    def before(_conn, _cursor, statement, *_args):
-        log.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
+    with recorded_statements(app) as log:
         response = client.post(url(source), json={"phone": PHONE}, headers=auth(source, **headers))
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
     assert response.status_code in (200, 201)
     return len(log)
 

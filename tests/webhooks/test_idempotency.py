@@ -18,8 +18,9 @@ import pytest
 from crm_web.domain.idempotency import request_fingerprint
 from crm_web.domain.identifiers import parse_contact_input
 from crm_web.extensions import db
+from tests.helpers import assert_error
 
-from .helpers import PHONE, assert_created, assert_error, assert_intake_body, auth, post_json, rows, url
+from .helpers import PHONE, assert_created, assert_intake_body, auth, post_json, rows, url
 
 KEY = {"Idempotency-Key": "order-7"}
 FIRST = {"external_id": "crm-7", "phone": PHONE, "email": "ivan@example.com", "name": "Ivan Petrov",

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 
 from crm_web.extensions import db
 from crm_web.models import AuditEvent, Contact
+from tests.helpers import assert_error
 
-from .helpers import assert_created, assert_error, auth, post_json, url
+from .helpers import assert_created, auth, operator_load, post_json, url
 
 
 def events(app) -> list[AuditEvent]:
@@ -88,3 +90,42 @@ def test_one_row_per_contact_and_none_for_refused_or_replayed_requests(app, clie
     assert len(rows) == 6
     assert len({e.subject_id for e in rows}) == 6
     assert factory.count("contacts") == 6
+
+
+def test_a_failure_after_the_intake_audit_row_keeps_nothing(app, client, factory):
+    """The hot path writes the contact, the claim and its audit row on a connection of its own
+    (tx.write_connection); when the statement after them (the Idempotency-Key's stored answer)
+    fails, the contact, its audit row and the operator's load all roll back; without the fault,
+    one of each."""
+    anna = factory.operator("Anna", max_load=10)
+    source = factory.source("Site", key="site", weights={anna: 1})
+    with app.app_context():
+        engine = db.engine
+
+    def fail_on_key_update(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE WEBHOOK_IDEMPOTENCY_KEYS"):
+            raise IntegrityError(statement, parameters, Exception("injected after the audit row"))
+
+    before = factory.counts()
+    event.listen(engine, "before_cursor_execute", fail_on_key_update)
+    try:
+        response = client.post(
+            "/webhooks/site", json={"phone": "+79991234567"},
+            headers={"X-Webhook-Token": source.webhook_token, "Idempotency-Key": "atomic-1"},
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", fail_on_key_update)
+    assert response.status_code == 500
+    assert "error" in response.get_json()
+    assert factory.counts() == before
+    assert operator_load(app, anna.id) == 0
+
+    response = client.post(
+        "/webhooks/site", json={"phone": "+79991234567"},
+        headers={"X-Webhook-Token": source.webhook_token, "Idempotency-Key": "atomic-1"},
+    )
+    assert response.status_code == 201
+    after = factory.counts()
+    assert after["contacts"] == before["contacts"] + 1
+    assert after["audit_events"] == before["audit_events"] + 1
+    assert operator_load(app, anna.id) == 1

@@ -1,8 +1,8 @@
 """The webhook's hot path issues a fixed, small number of SQL statements.
 
-Counted with a `before_cursor_execute` listener on the app's engine around a
-test-client POST, so a regression to one query per operator, per rule or per
-matched lead (N+1) fails here. Every statement that reaches the driver
+Counted with tests/helpers.py's `recorded_statements` (a `before_cursor_execute`
+listener on the app's engine) around a test-client POST, so a regression to
+one query per operator, per rule or per matched lead (N+1) fails here. Every statement that reaches the driver
 counts, transaction control included (SQLite's BEGIN IMMEDIATE, a SAVEPOINT
 and its RELEASE); COMMIT is not a statement, it is the driver's commit call.
 PostgreSQL opens its transactions implicitly, hence the smaller numbers
@@ -13,12 +13,10 @@ all (two statements, so two round trips), which is counted too. The README
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from crm_web.extensions import db
+from tests.helpers import StatementLog, recorded_statements
 
 from .helpers import assert_created, post_json
 
@@ -60,40 +58,6 @@ TRANSACTIONS = {
 }
 
 
-class StatementLog:
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-        self.transactions = 0
-
-    def __len__(self) -> int:
-        return len(self.statements)
-
-    def __str__(self) -> str:
-        return "\n".join(f"{i + 1}. {s.splitlines()[0][:120]}" for i, s in enumerate(self.statements))
-
-
-@contextmanager
-def counted(app):
-    """Every statement sent to the database inside the block."""
-    log = StatementLog()
-
-    def before_cursor_execute(_conn, _cursor, statement, _params, _context, _executemany):
-        log.statements.append(statement)
-
-    def begin(_conn):
-        log.transactions += 1
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before_cursor_execute)
-    event.listen(engine, "begin", begin)
-    try:
-        yield log
-    finally:
-        event.remove(engine, "before_cursor_execute", before_cursor_execute)
-        event.remove(engine, "begin", begin)
-
-
 def dialect(app) -> str:
     with app.app_context():
         return db.engine.dialect.name
@@ -128,7 +92,7 @@ def check(app, case: str, log: StatementLog) -> None:
 
 def test_new_lead(app, client, setup):
     source, _ = setup
-    with counted(app) as log:
+    with recorded_statements(app) as log:
         body = assert_created(
             post_json(client, source, {"phone": "+79991110001", "email": "new@example.com"})
         )
@@ -140,7 +104,7 @@ def test_new_lead(app, client, setup):
 def test_returning_lead(app, client, setup):
     source, _ = setup
     first = assert_created(post_json(client, source, {"email": "named@example.com", "name": "Named"}))
-    with counted(app) as log:
+    with recorded_statements(app) as log:
         body = assert_created(post_json(client, source, {"email": "NAMED@example.com", "name": "Other"}))
     assert body["lead"] == {"id": first["lead"]["id"], "created": False}
     check(app, "returning_lead", log)
@@ -149,7 +113,7 @@ def test_returning_lead(app, client, setup):
 def test_returning_lead_by_phone_fills_in_email(app, client, setup):
     source, _ = setup
     first = assert_created(post_json(client, source, {"phone": "+79991110003", "name": "Fill"}))
-    with counted(app) as log:
+    with recorded_statements(app) as log:
         body = assert_created(
             post_json(client, source, {"phone": "+79991110003", "email": "fill@example.com"})
         )
@@ -159,7 +123,7 @@ def test_returning_lead_by_phone_fills_in_email(app, client, setup):
 
 def test_no_operator_free(app, client, setup):
     _, nobody = setup
-    with counted(app) as log:
+    with recorded_statements(app) as log:
         body = assert_created(post_json(client, nobody, {"phone": "+79991110004"}))
     assert body["operator_available"] is False
     check(app, "no_operator_free", log)
@@ -167,11 +131,11 @@ def test_no_operator_free(app, client, setup):
 
 def test_idempotency_key_first_and_replay(app, client, setup):
     source, _ = setup
-    with counted(app) as log:
+    with recorded_statements(app) as log:
         first = post_json(client, source, {"phone": "+79991110005"}, **{"Idempotency-Key": "k-1"})
     assert first.status_code == 201
     check(app, "new_lead_with_idempotency_key", log)
-    with counted(app) as log:
+    with recorded_statements(app) as log:
         again = post_json(client, source, {"phone": "+79991110005"}, **{"Idempotency-Key": "k-1"})
     assert again.status_code == 200
     assert again.get_json() == first.get_json()
@@ -180,7 +144,7 @@ def test_idempotency_key_first_and_replay(app, client, setup):
 
 def test_wrong_token(app, client, setup):
     source, _ = setup
-    with counted(app) as log:
+    with recorded_statements(app) as log:
         response = client.post(
             f"/webhooks/{source.key}", json={"phone": "+79991110006"}, headers={"X-Webhook-Token": "nope"}
         )

@@ -11,8 +11,9 @@ import io
 import pytest
 
 from crm_web.services.sources import update_source
+from tests.helpers import assert_error
 
-from .helpers import PHONE, assert_created, assert_error, auth, rows, url
+from .helpers import PHONE, assert_created, auth, rows, url
 
 THANKS = "https://shop.example/thanks?from=crm"
 # What Chromium sends when a form is submitted (a navigation).

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
+
 import pytest
 
 from crm_web.services.sources import update_source
+from tests.helpers import assert_error
 
 from .helpers import (
     PHONE,
     assert_created,
-    assert_error,
     assert_intake_body,
     auth,
     contact_row,
@@ -318,6 +320,26 @@ def test_operator_user_may_not_rotate_the_token(client, factory, source, anna):
     response = client.post(f"/api/v1/sources/{source.id}/token", headers=clerk.headers)
     assert_error(response, 403)
     assert_created(post_json(client, source, {"phone": PHONE}))
+
+
+def test_webhook_token_is_compared_with_compare_digest(client, factory, monkeypatch):
+    import crm_web.services.intake as intake
+
+    calls = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(intake.hmac, "compare_digest", spy)
+    source = factory.source("Site", key="site")
+    assert client.post("/webhooks/site", json={"phone": "+79991234567"},
+                       headers={"X-Webhook-Token": "wrong"}).status_code == 401
+    assert client.post("/webhooks/site", json={"phone": "+79991234567"},
+                       headers={"X-Webhook-Token": source.webhook_token}).status_code == 201
+    assert (b"wrong", source.webhook_token.encode()) in calls
+    assert (source.webhook_token.encode(), source.webhook_token.encode()) in calls
 
 
 # --- 404 -------------------------------------------------------------------

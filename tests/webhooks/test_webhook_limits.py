@@ -7,12 +7,12 @@ import io
 import pytest
 
 from tests.conftest import Factory, make_app, wipe
+from tests.helpers import assert_error
 
 from .helpers import (
     MAX_BODY,
     PHONE,
     assert_created,
-    assert_error,
     auth,
     form_of_size,
     json_of_size,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import IDENTIFIER_FIELDS, PHONE, assert_created, assert_error, auth, post_json, url
+from tests.helpers import assert_error
+
+from .helpers import IDENTIFIER_FIELDS, PHONE, assert_created, auth, post_json, url
 
 
 @pytest.fixture
