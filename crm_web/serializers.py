@@ -1,99 +1,271 @@
-"""JSON representations shared by the webhook and the API."""
+"""What the webhook and the API answer, declared once as pydantic models.
+
+Each model reads the ORM object it describes (`from_attributes`) and dumps
+it as JSON-ready data; the OpenAPI document takes its schemas from the same
+models (crm_web/api/openapi.py). The functions at the end are what the
+routes and the intake call.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
+
+from . import models
 from .domain.choice import shares
 from .domain.site_forms import origins_from_text
 from .domain.weights import format_weight
-from .models import Contact, Distribution, Lead, Operator, Source
+from .services.contacts import STATUSES
+from .services.operators import MAX_LOAD_LIMIT
+from .services.pagination import MAX_PER_PAGE, Page
+from .services.sources import KEY_RE
+from .services.validation import MAX_ID
+
+STAMP = "2026-11-25T09:30:00.123456+00:00"
+# What format_weight writes for a weight in 0.01..999.99.
+WEIGHT_TEXT = r"^[0-9]{1,3}\.[0-9]{2}$"
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Stamp = Annotated[
+    datetime,
+    PlainSerializer(datetime.isoformat, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "description": "ISO 8601 with a UTC offset."},
+        mode="serialization",
+    ),
+]
+Weight = Annotated[
+    Decimal,
+    PlainSerializer(format_weight, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "pattern": WEIGHT_TEXT, "description": "Two decimals, 0.01..999.99."},
+        mode="serialization",
+    ),
+]
 
 
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+class Out(BaseModel):
+    """An answer: read from the ORM object's attributes."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
-def operator_ref(operator_id: int | None, name: str | None) -> dict | None:
-    return None if operator_id is None else {"id": operator_id, "name": name}
+class OperatorRef(Out):
+    id: Id
+    name: str
 
 
-def contact_dict(contact: Contact, operator=None) -> dict:
-    """`operator` (anything with id and name) saves loading contact.operator."""
+class Contact(Out):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "id": 17, "lead_id": 5, "source_id": 2, "status": "assigned",
+        "operator": {"id": 3, "name": "Anna"}, "created_at": STAMP, "name": "Ivan",
+        "message": "Call me back", "assigned_at": STAMP, "closed_at": None,
+    }})
+    id: Id
+    lead_id: Id
+    source_id: Id
+    status: Literal[STATUSES] = Field(  # type: ignore[valid-type]
+        description="unassigned: open, no operator; assigned: open with an operator; closed."
+    )
+    operator: OperatorRef | None
+    created_at: Stamp
+    name: str | None
+    message: str | None
+    assigned_at: Stamp | None
+    closed_at: Stamp | None
+
+
+class LeadRef(Out):
+    id: Id
+    created: bool = Field(description="True when this request created the lead.")
+
+
+class IntakeResult(Out):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "contact": Contact.model_config["json_schema_extra"]["example"],
+        "lead": {"id": 5, "created": False},
+        "operator_available": True,
+    }})
+    contact: Contact
+    lead: LeadRef
+    operator_available: bool = Field(
+        description="False when nobody could take the contact: it waits in the queue."
+    )
+
+
+class Operator(Out):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "id": 3, "name": "Anna", "is_active": True, "max_load": 10, "load": 4, "created_at": STAMP,
+    }})
+    id: Id
+    name: str
+    is_active: bool
+    max_load: int = Field(ge=0, le=MAX_LOAD_LIMIT)
+    load: int = Field(ge=0, validation_alias="active_load", description="Open contacts held now.")
+    created_at: Stamp
+
+
+class OperatorDeleted(Out):
+    model_config = ConfigDict(json_schema_extra={"example": {"deleted": 3, "contacts_returned_to_queue": 4}})
+    deleted: Id
+    contacts_returned_to_queue: int = Field(ge=0)
+
+
+# Only supervisors see these fields of a source.
+SUPERVISOR_FIELDS = {"webhook_token", "allowed_origins", "thank_you_url"}
+_SOURCE = {"id": 2, "name": "Site form", "key": "site-form", "is_active": True, "created_at": STAMP}
+
+
+class Source(Out):
+    model_config = ConfigDict(json_schema_extra={"example": _SOURCE})
+    id: Id
+    name: str
+    key: str = Field(description="In /webhooks/{key}.", json_schema_extra={"pattern": KEY_RE.pattern})
+    is_active: bool
+    created_at: Stamp
+    webhook_token: str | SkipJsonSchema[None] = Field(
+        None, description="The secret the webhook expects. This and the next two: supervisors only."
+    )
+    allowed_origins: Annotated[list[str] | SkipJsonSchema[None], BeforeValidator(origins_from_text)] = Field(
+        None, description="Origins (scheme://host[:port]) whose pages may post to the webhook (CORS)."
+    )
+    thank_you_url: str | None = Field(
+        None, description="Where a plain HTML form post is redirected (303) after it is saved."
+    )
+
+
+class SourceWithToken(Source):
+    """A source as a supervisor reads it."""
+
+    model_config = ConfigDict(
+        json_schema_serialization_defaults_required=True,
+        json_schema_extra={"example": {
+            **_SOURCE,
+            "webhook_token": "3q2-7wEAAAAx9Jd0LzF4bmRvbS10b2tlbi1leGFtcGxlAA",
+            "allowed_origins": ["https://www.example.com"],
+            "thank_you_url": "https://www.example.com/thanks",
+        }},
+    )
+
+
+class DistributionRule(Out):
+    operator_id: Id
+    operator_name: str
+    weight: Weight
+    share: float = Field(ge=0, le=1, description="The weight's fraction of the source's total weight.")
+
+
+class Distribution(Out):
+    model_config = ConfigDict(json_schema_extra={"example": {"rules": [
+        {"operator_id": 3, "operator_name": "Anna", "weight": "10.50", "share": 0.677419},
+        {"operator_id": 4, "operator_name": "Boris", "weight": "5.00", "share": 0.322581},
+    ]}})
+    rules: list[DistributionRule]
+
+
+class Lead(Out):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "id": 5, "external_id": None, "phone": "+79991234567", "email": "ivan@example.com",
+        "name": "Ivan", "created_at": STAMP,
+    }})
+    id: Id
+    external_id: str | None
+    phone: str | None = Field(description="E.164.")
+    email: str | None
+    name: str | None
+    created_at: Stamp
+
+
+class LeadWithContacts(Lead):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        **Lead.model_config["json_schema_extra"]["example"],
+        "contacts": [Contact.model_config["json_schema_extra"]["example"]],
+    }})
+    contacts: list[Contact]
+
+
+T = TypeVar("T")
+
+
+class Paged(Out, Generic[T]):
+    items: list[T]
+    page: int = Field(ge=1)
+    per_page: int = Field(ge=1, le=MAX_PER_PAGE)
+    total: int = Field(ge=0, description="Exact up to 2,000; above that an estimate (3 significant digits).")
+
+
+class OperatorPage(Paged[Operator]):
+    pass
+
+
+class SourcePage(Paged[Source]):
+    pass
+
+
+class ContactPage(Paged[Contact]):
+    pass
+
+
+class LeadPage(Paged[Lead]):
+    pass
+
+
+# --- the answers, from ORM objects ------------------------------------------------------
+
+def dump(model: type[BaseModel], value: Any, **options) -> dict:
+    """`value` (an ORM object, or a dict of them) as `model` answers it."""
+    return model.model_validate(value, from_attributes=True).model_dump(**options)
+
+
+_CONTACT_FIELDS = tuple(name for name in Contact.model_fields if name != "operator")
+
+
+def _contact(contact, operator):
+    """The contact as Contact reads it. `operator` (anything with id and name), when known, saves
+    loading contact.operator; the intake's NewContact has none to load."""
     if operator is None and contact.operator_id is not None:
-        operator = contact.operator
-    return {
-        "id": contact.id,
-        "lead_id": contact.lead_id,
-        "source_id": contact.source_id,
-        "status": contact.status,
-        "operator": operator_ref(operator.id, operator.name) if operator else None,
-        "created_at": iso(contact.created_at),
-        "name": contact.name,
-        "message": contact.message,
-        "assigned_at": iso(contact.assigned_at),
-        "closed_at": iso(contact.closed_at),
-    }
+        return contact
+    return {**{name: getattr(contact, name) for name in _CONTACT_FIELDS}, "operator": operator}
 
 
-def intake_body(contact: Contact, lead_created: bool, operator=None) -> dict:
-    return {
-        "contact": contact_dict(contact, operator),
+def contact_dict(contact: models.Contact, operator=None) -> dict:
+    return dump(Contact, _contact(contact, operator))
+
+
+def intake_body(contact: models.Contact, lead_created: bool, operator=None) -> dict:
+    return dump(IntakeResult, {
+        "contact": _contact(contact, operator),
         "lead": {"id": contact.lead_id, "created": lead_created},
         "operator_available": contact.operator_id is not None,
-    }
+    })
 
 
-def operator_dict(operator: Operator) -> dict:
-    return {
-        "id": operator.id,
-        "name": operator.name,
-        "is_active": operator.is_active,
-        "max_load": operator.max_load,
-        "load": operator.active_load,
-        "created_at": iso(operator.created_at),
-    }
+def operator_dict(operator: models.Operator) -> dict:
+    return dump(Operator, operator)
 
 
-def source_dict(source: Source, with_token: bool) -> dict:
-    data = {
-        "id": source.id,
-        "name": source.name,
-        "key": source.key,
-        "is_active": source.is_active,
-        "created_at": iso(source.created_at),
-    }
-    if with_token:
-        data["webhook_token"] = source.webhook_token
-        data["allowed_origins"] = origins_from_text(source.allowed_origins)
-        data["thank_you_url"] = source.thank_you_url
-    return data
+def source_dict(source: models.Source, with_token: bool) -> dict:
+    return dump(Source, source, exclude=None if with_token else SUPERVISOR_FIELDS)
 
 
-def distribution_dict(rules: list[Distribution]) -> dict:
+def distribution_dict(rules: list[models.Distribution]) -> dict:
     share = shares({rule.operator_id: rule.weight for rule in rules})
-    return {
-        "rules": [
-            {
-                "operator_id": rule.operator_id,
-                "operator_name": rule.operator.name,
-                "weight": format_weight(rule.weight),
-                "share": round(share[rule.operator_id], 6),
-            }
-            for rule in rules
-        ]
-    }
+    return dump(Distribution, {"rules": [
+        {"operator_id": rule.operator_id, "operator_name": rule.operator.name, "weight": rule.weight,
+         "share": round(share[rule.operator_id], 6)}
+        for rule in rules
+    ]})
 
 
-def lead_dict(lead: Lead, with_contacts: bool = False) -> dict:
-    data = {
-        "id": lead.id,
-        "external_id": lead.external_id,
-        "phone": lead.phone,
-        "email": lead.email,
-        "name": lead.name,
-        "created_at": iso(lead.created_at),
-    }
-    if with_contacts:
-        data["contacts"] = [contact_dict(c) for c in lead.contacts]
-    return data
+def lead_dict(lead: models.Lead, with_contacts: bool = False) -> dict:
+    return dump(LeadWithContacts if with_contacts else Lead, lead)
+
+
+def page_dict(model: type[Paged], page: Page, exclude: Iterable[str] | None = None) -> dict:
+    data = {"items": page.items, "page": page.page, "per_page": page.per_page, "total": page.total}
+    return dump(model, data, exclude={"items": {"__all__": set(exclude)}} if exclude else None)

@@ -6,9 +6,12 @@ from flask import Blueprint
 
 from ..json_errors import error_response
 from .common import ApiError, authenticate
+from .page_rules import register as register_page_rules
 
 bp = Blueprint("api", __name__)
 bp.before_request(authenticate)
+# Pages render the same rules the API checks (weights' pattern and bounds).
+bp.record_once(lambda state: register_page_rules(state.app))
 
 
 @bp.errorhandler(ApiError)

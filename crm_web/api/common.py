@@ -1,8 +1,9 @@
-"""Authentication, body parsing and pagination shared by the API routes."""
+"""Authentication, and the reading of bodies and query strings, shared by the API routes."""
 
 from __future__ import annotations
 
 from functools import wraps
+from typing import TypeVar
 
 from flask import current_app, g, request
 
@@ -10,10 +11,11 @@ from ..extensions import db
 from ..json_body import parse_json
 from ..models import User
 from ..request_context import set_request_actor
-from ..services.errors import Forbidden, ValidationError
-from ..services.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page
+from ..services.errors import Forbidden
 from ..services.users import user_for_token
-from ..services.validation import MAX_ID
+from ..services.validation import check
+
+M = TypeVar("M")
 
 
 class ApiError(Exception):
@@ -75,42 +77,19 @@ def json_object() -> dict:
     return body
 
 
-def int_arg(name: str, errors: dict, low: int = 1, high: int = MAX_ID) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        errors[name] = ["Must be a whole number."]
-        return None
-    if not low <= value <= high:
-        errors[name] = [f"Must be between {low} and {high}."]
-        return None
-    return value
+def context() -> dict:
+    """What the models' domain checks need from the app (crm_web/api/schemas.py)."""
+    return {"region": current_app.config["CRM_PHONE_REGION"]}
 
 
-def pagination_args(errors: dict | None = None) -> tuple[int, int]:
-    own = errors if errors is not None else {}
-    page = int_arg("page", own, 1, 10_000_000) or 1
-    per_page = int_arg("per_page", own, 1, MAX_PER_PAGE) or DEFAULT_PER_PAGE
-    if errors is None and own:
-        raise ValidationError(own, "Invalid pagination.")
-    return page, per_page
+def body(model: type[M]) -> M:
+    """The JSON object body, validated by `model` (422 with every field's messages)."""
+    return check(model, json_object(), context=context())
 
 
-def after_arg(errors: dict) -> int | None:
-    """`?after=<id>`: a keyset page starting after that item (see services/pagination.py)."""
-    return int_arg("after", errors)
-
-
-def page_body(page: Page, serialize) -> dict:
-    return {
-        "items": [serialize(item) for item in page.items],
-        "page": page.page,
-        "per_page": page.per_page,
-        "total": page.total,
-    }
+def query(model: type[M], message: str = "Invalid filters.") -> M:
+    """The query string, validated by `model`."""
+    return check(model, request.args.to_dict(), message, context=context())
 
 
 def rng():

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from ..extensions import db
-from ..serializers import operator_dict
+from ..serializers import OperatorDeleted, OperatorPage, dump, operator_dict, page_dict
 from ..services import operators as service
 from . import bp
-from .common import json_object, page_body, pagination_args, supervisor_only
+from .common import json_object, query, supervisor_only
+from .schemas import PageQuery
 
 
 @bp.get("/operators")
 def list_operators():
-    page, per_page = pagination_args()
-    return page_body(service.list_operators(db.session, page, per_page), operator_dict)
+    paging = query(PageQuery, "Invalid pagination.")
+    return page_dict(OperatorPage, service.list_operators(db.session, paging.page, paging.per_page))
 
 
 @bp.post("/operators")
 @supervisor_only
 def create_operator():
-    operator = service.create_operator(db.session, json_object())
+    operator = service.create_operator(db.session, json_object())  # validated there (OperatorCreate)
     return operator_dict(operator), 201
 
 
@@ -30,7 +31,7 @@ def get_operator(operator_id: int):
 @bp.patch("/operators/<int:operator_id>")
 @supervisor_only
 def update_operator(operator_id: int):
-    body = json_object()
+    body = json_object()  # validated by the service (OperatorPatch)
     return operator_dict(service.update_operator(db.session, operator_id, body))
 
 
@@ -38,4 +39,4 @@ def update_operator(operator_id: int):
 @supervisor_only
 def delete_operator(operator_id: int):
     released = service.delete_operator(db.session, operator_id)
-    return {"deleted": operator_id, "contacts_returned_to_queue": released}
+    return dump(OperatorDeleted, {"deleted": operator_id, "contacts_returned_to_queue": released})

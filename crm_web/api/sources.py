@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from ..extensions import db
-from ..serializers import distribution_dict, source_dict
+from ..serializers import SUPERVISOR_FIELDS, SourcePage, distribution_dict, page_dict, source_dict
 from ..services import sources as service
 from . import bp
-from .common import current_user, json_object, page_body, pagination_args, supervisor_only
+from .common import current_user, json_object, query, supervisor_only
+from .schemas import PageQuery
 
 
 @bp.get("/sources")
 def list_sources():
-    page, per_page = pagination_args()
-    with_token = current_user().is_supervisor
-    return page_body(
-        service.list_sources(db.session, page, per_page), lambda s: source_dict(s, with_token)
-    )
+    paging = query(PageQuery, "Invalid pagination.")
+    page = service.list_sources(db.session, paging.page, paging.per_page)
+    return page_dict(SourcePage, page, exclude=None if current_user().is_supervisor else SUPERVISOR_FIELDS)
 
 
 @bp.post("/sources")
 @supervisor_only
 def create_source():
+    # Validated by the service (SourceCreate), which the pages share.
     return source_dict(service.create_source(db.session, json_object()), with_token=True), 201
 
 
@@ -33,7 +33,7 @@ def get_source(source_id: int):
 @bp.patch("/sources/<int:source_id>")
 @supervisor_only
 def update_source(source_id: int):
-    body = json_object()
+    body = json_object()  # validated by the service (SourcePatch)
     return source_dict(service.update_source(db.session, source_id, body), with_token=True)
 
 
@@ -52,5 +52,5 @@ def get_distribution(source_id: int):
 @supervisor_only
 def put_distribution(source_id: int):
     service.get_source(db.session, source_id)  # 404 before validating the body
-    table = service.parse_rules(json_object())
+    table = service.parse_rules(json_object())  # DistributionPut
     return distribution_dict(service.replace_distribution(db.session, source_id, table))

@@ -10,7 +10,10 @@ from .messages import N_
 MIN_WEIGHT = Decimal("0.01")
 MAX_WEIGHT = Decimal("999.99")
 CENT = Decimal("0.01")
-PLAIN_DECIMAL = re.compile(r"\+?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)")
+# The text a weight may be written as (before the range and the two places are
+# checked); published as is to the OpenAPI document and the weight inputs' `pattern`.
+WEIGHT_PATTERN = r"\+?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
+PLAIN_DECIMAL = re.compile(WEIGHT_PATTERN)
 
 
 def parse_weight(value: object) -> Decimal:

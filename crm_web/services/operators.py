@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pydantic import ConfigDict, Field, StrictBool
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,10 +17,28 @@ from .drain import mark_capacity_freed
 from .errors import Conflict, NotFound
 from .pagination import Page, paginate
 from .tx import write_transaction
-from .validation import bool_field, get_by_id, int_field, raise_if, text_field, unknown_fields
+from .validation import InputModel, IntIn, TextOf, check, get_by_id
 
 MAX_LOAD_LIMIT = 10_000
-FIELDS = {"name", "is_active", "max_load"}
+Name = TextOf(120)
+MaxLoad = IntIn(0, MAX_LOAD_LIMIT)
+
+
+class OperatorCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"name": "Anna", "max_load": 10}})
+    name: Name = Field(description="Trimmed; unique among operators (409).")
+    is_active: StrictBool = True
+    max_load: MaxLoad
+
+
+class OperatorPatch(InputModel):
+    """Only the fields given change; null means unchanged. max_load may go below the current load:
+    the operator keeps its contacts and gets no new ones."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {"max_load": 12, "is_active": False}})
+    name: Name | None = None
+    is_active: StrictBool | None = None
+    max_load: MaxLoad | None = None
 
 
 def _audited(operator: Operator) -> dict:
@@ -47,15 +66,9 @@ def get_operator(session: Session, operator_id: int) -> Operator:
 
 
 def _parse(data: Mapping, partial: bool) -> dict:
-    errors: dict[str, list[str]] = {}
-    unknown_fields(data, FIELDS, errors)
-    values = {
-        "name": text_field(data, "name", errors, 120, required=not partial),
-        "is_active": bool_field(data, "is_active", errors),
-        "max_load": int_field(data, "max_load", errors, 0, MAX_LOAD_LIMIT, required=not partial),
-    }
-    raise_if(errors)
-    return {k: v for k, v in values.items() if v is not None or (k in data and not partial)}
+    if partial:
+        return check(OperatorPatch, data).model_dump(exclude_none=True)
+    return check(OperatorCreate, data).model_dump()
 
 
 def _name_taken(session: Session, name: str, exclude_id: int | None = None) -> bool:

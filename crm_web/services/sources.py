@@ -6,30 +6,132 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Mapping
+from decimal import Decimal
+from typing import Annotated
 
+from pydantic import ConfigDict, Field, StrictBool, StrictStr, model_validator
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from ..domain.messages import N_
-from ..domain.site_forms import site_form_values
-from ..domain.weights import format_weight, parse_weight
+from ..domain.site_forms import MAX_THANK_YOU_URL, origins_to_text, parse_origins, parse_thank_you_url
+from ..domain.weights import MAX_WEIGHT, MIN_WEIGHT, WEIGHT_PATTERN, format_weight, parse_weight
 from ..models import Distribution, Operator, Source, utcnow
 from .audit import changes, record
 from .drain import mark_capacity_freed
 from .errors import Conflict, NotFound, ValidationError
 from .pagination import Page, paginate
 from .tx import write_transaction
-from .validation import bool_field, get_by_id, is_id, raise_if, require_object, text_field, unknown_fields
+from .validation import Expect, IdOf, InputModel, Invalid, Matches, Parsed, Text, TextOf, check, get_by_id
 
 KEY_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 KEY_HELP = N_("Use 1-64 lower-case letters, digits, '-' or '_', starting and ending with a letter or digit.")
 # allowed_origins: CORS origins of site forms (a list); thank_you_url: where plain form posts go.
 FIELDS = {"name", "key", "is_active", "allowed_origins", "thank_you_url"}
+SITE_FORM_FIELDS = ("allowed_origins", "thank_you_url")
 _DUPLICATE = {
     "name": N_("A source with this name already exists."),
     "key": N_("A source with this key already exists."),
 }
+
+
+# --- what the API and the pages may send ------------------------------------------------
+
+
+def _origins(value: object) -> list[str]:
+    origins, problems = parse_origins(value or [])
+    if problems:
+        raise Invalid(*problems)
+    return origins
+
+
+def _thank_you_url(value: object) -> str | None:
+    url, problems = parse_thank_you_url(value)
+    if problems:
+        raise Invalid(*problems)
+    return url
+
+
+Name = TextOf(120)
+Key = Annotated[StrictStr, Text(64), Matches(KEY_RE, KEY_HELP)]
+Origins = Annotated[
+    list[StrictStr] | None,
+    Parsed(_origins),
+    Field(description="Origins of the sites whose forms post to the webhook, e.g. "
+          "\"https://www.example.com\" (no '*', at most 20). null or [] clears the list."),
+]
+ThankYouUrl = Annotated[
+    Annotated[StrictStr, Field(max_length=MAX_THANK_YOU_URL)] | None,
+    Parsed(_thank_you_url),
+    Field(description="An absolute http(s) URL; plain HTML form posts are redirected there. null clears it."),
+]
+
+
+class SourceCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra={
+        "example": {"name": "Site form", "key": "site-form", "allowed_origins": ["https://www.example.com"]}
+    })
+    name: Name = Field(description="Trimmed; unique among sources (409).")
+    key: Key | None = Field(None, description="Unique (409); defaults to a slug of the name.")
+    is_active: StrictBool = True
+    allowed_origins: Origins = None
+    thank_you_url: ThankYouUrl = None
+
+
+class SourcePatch(InputModel):
+    """Only the fields given change; null means unchanged, except for the site form fields (null clears)."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {"is_active": False, "thank_you_url": None}})
+    name: Name | None = None
+    key: Key | None = None
+    is_active: StrictBool | None = None
+    allowed_origins: Origins = None
+    thank_you_url: ThankYouUrl = None
+
+
+Weight = Annotated[Decimal, Parsed(parse_weight, json_schema={
+    "type": ["string", "number"],
+    "pattern": f"^{WEIGHT_PATTERN}$",
+    "minimum": float(MIN_WEIGHT),
+    "maximum": float(MAX_WEIGHT),
+    "description": f"{MIN_WEIGHT}..{MAX_WEIGHT}, at most two decimals (\"10.5\", 10.5, \"10.500\"); "
+    "true, null, \"NaN\" or \"10.505\" are 422.",
+})]
+
+
+class WeightRule(InputModel):
+    model_config = ConfigDict(extra="ignore")
+    object_message = N_("Must be an object with operator_id and weight.")
+    operator_id: IdOf(N_("Must be an operator id."))
+    weight: Weight
+
+
+class DistributionPut(InputModel):
+    """The whole new table; operators left out lose their rule. An unknown or repeated operator is 422
+    and nothing changes."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={
+        "example": {"rules": [{"operator_id": 3, "weight": "10.5"}, {"operator_id": 4, "weight": 5}]}
+    })
+    rules: Annotated[
+        list[WeightRule],
+        Expect(lambda value: isinstance(value, list), N_("Must be a list of {operator_id, weight}.")),
+    ]
+
+    @model_validator(mode="after")
+    def _one_rule_per_operator(self) -> DistributionPut:
+        seen: set[int] = set()
+        errors: dict[str, list[str]] = {}
+        for index, rule in enumerate(self.rules):
+            if rule.operator_id in seen:
+                errors[f"rules[{index}].operator_id"] = [
+                    N_("Operator %(id)s appears more than once.", id=rule.operator_id)
+                ]
+            seen.add(rule.operator_id)
+        if errors:
+            raise ValidationError(errors)
+        return self
 
 
 def _audited(source: Source) -> dict:
@@ -71,18 +173,14 @@ def get_source(session: Session, source_id: int) -> Source:
 
 
 def _parse(data: Mapping, partial: bool) -> dict:
-    errors: dict[str, list[str]] = {}
-    unknown_fields(data, FIELDS, errors)
-    values = {
-        "name": text_field(data, "name", errors, 120, required=not partial),
-        "key": text_field(data, "key", errors, 64, required=False),
-        "is_active": bool_field(data, "is_active", errors),
-    }
-    if values["key"] is not None and not KEY_RE.match(values["key"]):
-        errors.setdefault("key", []).append(KEY_HELP)
-    site = site_form_values(data, errors)
-    raise_if(errors)
-    return {k: v for k, v in values.items() if v is not None} | site
+    given = check(SourcePatch if partial else SourceCreate, data)
+    values = given.model_dump(exclude=set(SITE_FORM_FIELDS), exclude_none=True)
+    # A site form field left out changes nothing; null (or empty) clears it.
+    if "allowed_origins" in given.model_fields_set:
+        values["allowed_origins"] = origins_to_text(given.allowed_origins)
+    if "thank_you_url" in given.model_fields_set:
+        values["thank_you_url"] = given.thank_you_url
+    return values
 
 
 def _check_unique(session: Session, values: dict, exclude_id: int | None = None) -> None:
@@ -162,33 +260,9 @@ def distribution_rules(session: Session, source_id: int) -> list[Distribution]:
     )
 
 
-def parse_rules(data: object) -> dict[int, object]:
+def parse_rules(data: object) -> dict[int, Decimal]:
     """Validate a weight table `{"rules": [{operator_id, weight}]}` → {operator_id: weight}."""
-    body = require_object(data)
-    rules = body.get("rules")
-    if not isinstance(rules, list):
-        raise ValidationError.single("rules", N_("Must be a list of {operator_id, weight}."))
-    errors: dict[str, list[str]] = {}
-    table: dict[int, object] = {}
-    for index, rule in enumerate(rules):
-        where = f"rules[{index}]"
-        if not isinstance(rule, Mapping):
-            errors[where] = [N_("Must be an object with operator_id and weight.")]
-            continue
-        operator_id = rule.get("operator_id")
-        if not is_id(operator_id):
-            errors[f"{where}.operator_id"] = [N_("Must be an operator id.")]
-        elif operator_id in table:
-            errors[f"{where}.operator_id"] = [N_("Operator %(id)s appears more than once.", id=operator_id)]
-        try:
-            weight = parse_weight(rule.get("weight"))
-        except ValueError as exc:
-            errors[f"{where}.weight"] = [str(exc)]
-            continue
-        if f"{where}.operator_id" not in errors:
-            table[operator_id] = weight
-    raise_if(errors)
-    return table
+    return {rule.operator_id: rule.weight for rule in check(DistributionPut, data).rules}
 
 
 def replace_distribution(session: Session, source_id: int, table: dict[int, object]) -> list[Distribution]:

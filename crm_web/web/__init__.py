@@ -1,4 +1,13 @@
-"""Server-rendered pages for staff: one module per area, all on one blueprint."""
+"""Server-rendered pages for staff: one module per area, all on one blueprint.
+
+Each area module (contacts, queue, leads, operators, sources, users, tokens,
+account, auth, audit, reports, exports, overview) holds its views and its
+forms. Shared: `pages` (paging, safe redirects, htmx, failed forms,
+look-ups), `forms` (the base form, bounded integers, service errors onto
+fields), `access` (sign-in and roles), `validators`, `i18n`, `errors`.
+A service's NotFound is the 404 page through the app's ServiceError handler
+(crm_web/json_errors.py): views do not catch it.
+"""
 
 from __future__ import annotations
 

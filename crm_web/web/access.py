@@ -1,4 +1,4 @@
-"""Who may see what: sign-in and role checks shared by every page."""
+"""Who may see what: sign-in, its throttle and sessions, and role checks shared by every page."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from flask import Flask, abort, current_app, session
 from flask_login import current_user, login_required
 
 from ..extensions import login_manager
+from ..services.signin_throttle import SigninThrottle
 from ..services.user_sessions import Lifetime, session_user
 
 
@@ -39,6 +40,20 @@ def session_lifetime() -> Lifetime:
         idle=timedelta(hours=config["CRM_SESSION_IDLE_HOURS"]),
         longest=timedelta(days=config["CRM_SESSION_MAX_DAYS"]),
     )
+
+
+def signin_throttle() -> SigninThrottle:
+    """The app's throttle (its counts are in the database: every worker and host shares them)."""
+    throttle = current_app.extensions.get("crm_signin_throttle")
+    if throttle is None:
+        config = current_app.config
+        throttle = SigninThrottle(
+            config["CRM_LOGIN_MAX_FAILURES_ACCOUNT"],
+            config["CRM_LOGIN_MAX_FAILURES_ADDRESS"],
+            config["CRM_LOGIN_THROTTLE_MINUTES"],
+        )
+        current_app.extensions["crm_signin_throttle"] = throttle
+    return throttle
 
 
 def configure_login(app: Flask) -> None:

@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from ..extensions import db
 from ..request_context import client_ip
 from ..services.errors import ValidationError
 from ..services.users import MIN_PASSWORD, SigninThrottled, change_password
 from . import bp
-from .access import SESSION_TOKEN, staff_required
-from .auth import signin_throttle
-from .forms import PasswordChangeForm
-from .formutil import apply_errors
+from .access import SESSION_TOKEN, signin_throttle, staff_required
+from .forms import CrmForm, apply_errors
+from .pages import render_form
 
 # Where a user whose password was reset may go before choosing a new one.
 OPEN_WHILE_RESET = {"web.change_password", "web.logout", "web.switch_language"}
+
+
+class PasswordChangeForm(CrmForm):
+    """Every user's own change of password."""
+
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired(), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        _l("New password"), validators=[DataRequired(), Length(max=1024)],
+        render_kw={"autocomplete": "new-password", "minlength": MIN_PASSWORD},
+    )
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("new_password", message=_l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 @bp.before_request
@@ -51,8 +71,5 @@ def change_password_page():
         else:
             flash(_("Password changed. You stay signed in here; every other session has ended."), "success")
             return redirect(url_for("web.overview"), code=303)
-    if form.errors or form.form_errors:
-        status = 422
-    forced = current_user.must_change_password
-    page = render_template("account/password.html", form=form, forced=forced, min_password=MIN_PASSWORD)
-    return page, status, headers
+    return render_form("account/password.html", form, status=status, headers=headers,
+                       forced=current_user.must_change_password, min_password=MIN_PASSWORD)

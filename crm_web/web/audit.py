@@ -17,9 +17,8 @@ from ..services.audit_queries import SUBJECT_TYPES, AuditFilters, existing_subje
 from . import bp
 from .access import supervisor_required
 from .forms import BoundedIntegerField, CrmForm
-from .queue import after_arg
+from .pages import PER_PAGE, after_arg, render_form
 
-PER_PAGE = 50
 # Offered in the action filter; any other prefix may be typed.
 KNOWN_ACTIONS = (
     "contact.", "contact.assigned", "contact.queued", "contact.closed", "contact.returned",
@@ -100,8 +99,7 @@ class AuditFilterForm(CrmForm):
 def audit():
     form = AuditFilterForm(formdata=request.args)
     if not form.validate():
-        return render_template("audit/list.html", form=form, page=None, args={},
-                               known_actions=KNOWN_ACTIONS), 422
+        return render_form("audit/list.html", form, page=None, args={}, known_actions=KNOWN_ACTIONS)
     filters = AuditFilters(
         action=(form.action.data or "").strip() or None,
         actor=(form.actor.data or "").strip() or None,

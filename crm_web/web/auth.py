@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
 
 from ..extensions import db
 from ..request_context import client_ip
-from ..services.signin_throttle import SigninThrottle
 from ..services.user_sessions import end_session, start_session
 from ..services.users import SigninFailed, SigninThrottled, sign_in
 from . import bp
-from .access import SESSION_TOKEN, session_lifetime
-from .forms import LoginForm
-from .queue import safe_next
+from .access import SESSION_TOKEN, session_lifetime, signin_throttle
+from .forms import CrmForm
+from .pages import safe_next
 
 
-def signin_throttle() -> SigninThrottle:
-    """The app's throttle (its counts are in the database: every worker and host shares them)."""
-    throttle = current_app.extensions.get("crm_signin_throttle")
-    if throttle is None:
-        config = current_app.config
-        throttle = SigninThrottle(
-            config["CRM_LOGIN_MAX_FAILURES_ACCOUNT"],
-            config["CRM_LOGIN_MAX_FAILURES_ADDRESS"],
-            config["CRM_LOGIN_THROTTLE_MINUTES"],
-        )
-        current_app.extensions["crm_signin_throttle"] = throttle
-    return throttle
+class LoginForm(CrmForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=320)],
+                       render_kw={"autocomplete": "username"})
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)],
+                             render_kw={"autocomplete": "current-password"})
 
 
 @bp.route("/login", methods=["GET", "POST"])

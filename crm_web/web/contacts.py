@@ -6,8 +6,10 @@ from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import SelectChoice
+from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from ..domain.identifiers import INTAKE_FIELDS, parse_contact_input
 from ..extensions import db
@@ -16,7 +18,7 @@ from ..services import contacts as service
 from ..services.audit_queries import subject_history
 from ..services.contacts import ContactFilters
 from ..services.drain import mark_opened, recently_returned
-from ..services.errors import Conflict, Forbidden, NotFound, ValidationError
+from ..services.errors import Conflict, ValidationError
 from ..services.intake import register_contact
 from ..services.leads import earlier_contacts
 from ..services.operators import all_operators, get_operator, update_operator
@@ -24,9 +26,75 @@ from ..services.sources import all_sources
 from . import bp
 from .access import staff_required
 from .audit import present
-from .forms import AvailabilityForm, CloseForm, ContactFilterForm, IntakeForm
-from .formutil import apply_errors
-from .queue import PER_PAGE, available_operators, keyset_page, page_arg, safe_next
+from .forms import CrmForm, apply_errors
+from .pages import (
+    PER_PAGE,
+    assignable_operators,
+    found_or_none,
+    keyset_page,
+    page_arg,
+    render_form,
+    safe_next,
+)
+from .validators import id_value
+
+
+class IntakeForm(CrmForm):
+    source_id = SelectField(_l("Source"), coerce=id_value, validators=[InputRequired()])
+    external_id = StringField(_l("External id"), validators=[Optional(), Length(max=255)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=64)])
+    email = StringField(_l("Email"), validators=[Optional(), Length(max=320)])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=255)])
+    message = TextAreaField(_l("Message"), validators=[Optional(), Length(max=10_000)])
+
+
+class CloseForm(CrmForm):
+    next = HiddenField()
+
+
+class AvailabilityForm(CrmForm):
+    """My contacts: pause (0) or resume (1) taking new contacts."""
+
+    active = HiddenField(validators=[AnyOf(("0", "1"))])
+
+
+class ContactFilterForm(CrmForm):
+    """The GET filters of /contacts and of its CSV (no CSRF: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField(
+        _l("Status"),
+        choices=[
+            SelectChoice("", _l("Any status")),
+            SelectChoice("unassigned", _l("unassigned")),
+            SelectChoice("assigned", _l("assigned")),
+            SelectChoice("closed", _l("closed")),
+        ],
+        default="",
+    )
+    source_id = SelectField(_l("Source"), default="")
+    operator_id = SelectField(_l("Operator"), default="")
+
+    def filters(self) -> ContactFilters:
+        return ContactFilters(
+            status=self.status.data or None,
+            source_id=int(self.source_id.data) if self.source_id.data else None,
+            operator_id=int(self.operator_id.data) if self.operator_id.data else None,
+        )
+
+
+def filter_form() -> ContactFilterForm:
+    """The filters of the query string, offering every source and operator."""
+    form = ContactFilterForm(formdata=request.args)
+    form.source_id.choices = [SelectChoice("", _("Any source"))] + [
+        SelectChoice(str(s.id), s.name) for s in all_sources(db.session)
+    ]
+    form.operator_id.choices = [SelectChoice("", _("Any operator"))] + [
+        SelectChoice(str(o.id), o.name) for o in all_operators(db.session)
+    ]
+    return form
 
 
 @bp.route("/contacts/new", methods=["GET", "POST"])
@@ -49,28 +117,16 @@ def new_contact():
                 apply_errors(form, exc)
             else:
                 return redirect(url_for("web.contact", contact_id=result.contact.id, created=1), code=303)
-    return render_template("contacts/new.html", form=form, sources=sources), 422 if form.errors else 200
+    return render_form("contacts/new.html", form, sources=sources)
 
 
 @bp.get("/contacts")
 @staff_required
 def contacts():
-    sources = all_sources(db.session)
-    operators = all_operators(db.session)
-    form = ContactFilterForm(formdata=request.args)
-    form.source_id.choices = [SelectChoice("", _("Any source"))] + [
-        SelectChoice(str(s.id), s.name) for s in sources
-    ]
-    form.operator_id.choices = [SelectChoice("", _("Any operator"))] + [
-        SelectChoice(str(o.id), o.name) for o in operators
-    ]
+    form = filter_form()
     if not form.validate():
-        return render_template("contacts/list.html", form=form, page=None, args={}), 422
-    filters = ContactFilters(
-        status=form.status.data or None,
-        source_id=int(form.source_id.data) if form.source_id.data else None,
-        operator_id=int(form.operator_id.data) if form.operator_id.data else None,
-    )
+        return render_form("contacts/list.html", form, page=None, args={})
+    filters = form.filters()
     page = keyset_page(
         lambda number, after: service.list_contacts(db.session, filters, number, PER_PAGE, after)
     )
@@ -83,10 +139,7 @@ def contacts():
 @bp.get("/contacts/<int:contact_id>")
 @staff_required
 def contact(contact_id: int):
-    try:
-        contact = service.get_contact(db.session, contact_id)
-    except NotFound:
-        abort(404)
+    contact = service.get_contact(db.session, contact_id)
     if (
         contact.first_opened_at is None
         and contact.is_active
@@ -101,7 +154,7 @@ def contact(contact_id: int):
         contact=contact,
         created=created,
         returning=earlier_contacts(db.session, contact.lead_id, contact.id) if created else None,
-        operators=available_operators() if contact.status == "unassigned" and current_user.is_supervisor
+        operators=assignable_operators() if contact.status == "unassigned" and current_user.is_supervisor
         else [],
         may_close=contact.is_active and (
             current_user.is_supervisor
@@ -118,10 +171,6 @@ def close_contact(contact_id: int):
     if form.validate_on_submit():
         try:
             service.close_contact(db.session, contact_id, current_user._get_current_object())
-        except NotFound:
-            abort(404)
-        except Forbidden:
-            abort(403)
         except Conflict as exc:
             if exc.code == "already_closed":
                 flash(_("Contact #%(id)s was already closed.", id=contact_id), "warning")
@@ -168,9 +217,4 @@ def my_availability():
 
 def _my_operator():
     """The Operator the signed-in user works as, or None (a supervisor without one)."""
-    if not current_user.operator_id:
-        return None
-    try:
-        return get_operator(db.session, current_user.operator_id)
-    except NotFound:
-        return None
+    return found_or_none(get_operator, current_user.operator_id) if current_user.operator_id else None

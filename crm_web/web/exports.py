@@ -5,17 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Response, abort, current_app, request, stream_with_context
-from wtforms import SelectChoice
 
 from ..extensions import db
 from ..services import exports
-from ..services.contacts import ContactFilters
-from ..services.errors import ValidationError
-from ..services.operators import all_operators
-from ..services.sources import all_sources
 from . import bp
 from .access import staff_required
-from .forms import ContactFilterForm
+from .contacts import filter_form
 
 
 def _csv_response(chunks, name: str) -> Response:
@@ -35,33 +30,20 @@ def _batch_size() -> int:
 @bp.get("/contacts/export.csv")
 @staff_required
 def export_contacts():
-    form = ContactFilterForm(formdata=request.args)
-    form.source_id.choices = [SelectChoice("", "")] + [
-        SelectChoice(str(s.id), s.name) for s in all_sources(db.session)
-    ]
-    form.operator_id.choices = [SelectChoice("", "")] + [
-        SelectChoice(str(o.id), o.name) for o in all_operators(db.session)
-    ]
+    form = filter_form()
     if not form.validate():
         abort(422)
-    filters = ContactFilters(
-        status=form.status.data or None,
-        source_id=int(form.source_id.data) if form.source_id.data else None,
-        operator_id=int(form.operator_id.data) if form.operator_id.data else None,
-    )
     db.session.commit()  # end the look-up's read transaction: each batch reads on its own
-    return _csv_response(exports.contact_rows(db.session, filters, _batch_size()), "contacts")
+    return _csv_response(exports.contact_rows(db.session, form.filters(), _batch_size()), "contacts")
 
 
 @bp.get("/leads/export.csv")
 @staff_required
 def export_leads():
-    try:
-        chunks = exports.lead_rows(
-            db.session, request.args.get("q"), current_app.config["CRM_PHONE_REGION"], _batch_size()
-        )
-    except ValidationError:
-        abort(422)
+    # A search the list page refuses is a ValidationError: the 422 page, before any row.
+    chunks = exports.lead_rows(
+        db.session, request.args.get("q"), current_app.config["CRM_PHONE_REGION"], _batch_size()
+    )
     db.session.commit()
     return _csv_response(chunks, "leads")
 

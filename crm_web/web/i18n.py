@@ -17,7 +17,7 @@ from ..domain.messages import Message
 from ..extensions import db
 from ..services.preferences import SUPPORTED_LOCALES, set_locale
 from . import bp
-from .queue import safe_next
+from .pages import safe_next
 
 LOCALE_COOKIE = "crm_locale"
 LOCALE_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -61,7 +61,7 @@ def switch_language():
     locale = request.form.get("locale")
     if locale not in SUPPORTED_LOCALES:
         abort(400)
-    back = _safe_back(request.form.get("next")) or url_for("web.overview")
+    back = safe_next(request.form.get("next")) or url_for("web.overview")
     if current_user.is_authenticated:
         set_locale(db.session, current_user.id, locale)
     response = redirect(back, code=303)
@@ -70,11 +70,6 @@ def switch_language():
         secure=request.is_secure,
     )
     return response
-
-
-def _safe_back(target: str | None) -> str | None:
-    # A backslash turns "/\host" into another site in browsers.
-    return None if target and "\\" in target else safe_next(target)
 
 
 def compile_catalogs(directory: Path) -> None:

@@ -15,8 +15,7 @@ from ..services.merge import AlreadyMerged, dismiss_pair, list_duplicate_pairs, 
 from . import bp
 from .access import staff_required, supervisor_required
 from .forms import BoundedIntegerField, CrmForm
-from .queue import PER_PAGE, after_arg, page_arg, safe_next
-from .validators import int_arg
+from .pages import PER_PAGE, after_arg, int_arg, page_arg, safe_next
 
 
 @bp.get("/leads")
@@ -36,10 +35,7 @@ def leads():
 @bp.get("/leads/<int:lead_id>")
 @staff_required
 def lead(lead_id: int):
-    try:
-        lead = lead_with_history(db.session, lead_id)
-    except NotFound:
-        abort(404)
+    lead = lead_with_history(db.session, lead_id)
     return render_template(
         "leads/detail.html", lead=lead, duplicates=possible_duplicates(db.session, lead_id)
     )
@@ -74,12 +70,9 @@ def merge_preview():
     keep, other = int_arg("keep"), int_arg("other")
     if keep is None or other is None:
         abort(404)
+    # A lead into itself is a ValidationError, the 422 page: the pages never offer it.
     try:
         plan = preview_merge(db.session, keep, other)
-    except NotFound:
-        abort(404)
-    except ValidationError:
-        abort(422)  # a lead into itself: the pages never offer it
     except Conflict as exc:
         return _merge_problem(exc)
     return render_template("leads/merge_preview.html", plan=plan, problem=None)
@@ -94,29 +87,25 @@ def merge_confirm():
     keep, other = form.keep.data, form.other.data
     try:
         result = merge_leads(db.session, keep, other, form.token.data)
-    except NotFound:
-        abort(404)
-    except ValidationError:
-        abort(422)
     except Conflict as exc:
-        if exc.code == "changed":
-            # Show what the merge would do now; confirming that is the user's choice.
-            try:
-                plan = preview_merge(db.session, keep, other)
-            except (NotFound, Conflict) as again:
-                return _merge_problem(again if isinstance(again, Conflict) else exc)
-            problem = _("The leads changed since you looked (a new request or another merge). "
-                        "Check the preview again before you confirm.")
-            return render_template(
-                "leads/merge_preview.html", plan=plan, problem=problem
-            ), 409
-        return _merge_problem(exc)
+        return _preview_again(keep, other, exc) if exc.code == "changed" else _merge_problem(exc)
     flash(ngettext(
         "Lead #%(other)s merged into this one; %(num)d contact moved.",
         "Lead #%(other)s merged into this one; %(num)d contacts moved.",
         result.moved_contacts, other=result.merged_lead_id,
     ), "success")
     return redirect(url_for("web.lead", lead_id=result.kept_id), code=303)
+
+
+def _preview_again(keep: int, other: int, exc: Conflict):
+    """The leads changed since the preview: 409 with what the merge would do now (the user's choice)."""
+    try:
+        plan = preview_merge(db.session, keep, other)
+    except (NotFound, Conflict) as again:
+        return _merge_problem(again if isinstance(again, Conflict) else exc)
+    problem = _("The leads changed since you looked (a new request or another merge). "
+                "Check the preview again before you confirm.")
+    return render_template("leads/merge_preview.html", plan=plan, problem=problem), 409
 
 
 def _merge_problem(exc: Conflict):

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length
 
 from ..extensions import db
 from ..services import operators as service
-from ..services.errors import Conflict, NotFound, ValidationError
+from ..services.errors import Conflict, ValidationError
 from . import bp
 from .access import supervisor_required
-from .forms import EmptyForm, OperatorForm
-from .formutil import apply_errors
+from .forms import BoundedIntegerField, CrmForm, EmptyForm, apply_errors
+from .pages import render_form
 
 
-def _operator_or_404(operator_id: int):
-    try:
-        return service.get_operator(db.session, operator_id)
-    except NotFound:
-        abort(404)
+class OperatorForm(CrmForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    max_load = BoundedIntegerField(
+        _l("Maximum load"),
+        validators=[InputRequired()],
+        min=0,
+        max=10_000,
+        description=_l("How many active contacts this operator may hold at once (0–10000)."),
+    )
+    is_active = BooleanField(_l("Active (receives new contacts)"), default=True)
 
 
 @bp.get("/operators")
@@ -40,13 +48,13 @@ def new_operator():
         else:
             flash(_("Operator %(name)s created.", name=operator.name), "success")
             return redirect(url_for("web.operators"), code=303)
-    return render_template("operators/form.html", form=form, operator=None), _status(form)
+    return render_form("operators/form.html", form, operator=None)
 
 
 @bp.route("/operators/<int:operator_id>/edit", methods=["GET", "POST"])
 @supervisor_required
 def edit_operator(operator_id: int):
-    operator = _operator_or_404(operator_id)
+    operator = service.get_operator(db.session, operator_id)
     form = OperatorForm(obj=operator)
     if form.validate_on_submit():
         try:
@@ -56,13 +64,13 @@ def edit_operator(operator_id: int):
         else:
             flash(_("Operator %(name)s saved.", name=form.name.data.strip()), "success")
             return redirect(url_for("web.operators"), code=303)
-    return render_template("operators/form.html", form=form, operator=operator), _status(form)
+    return render_form("operators/form.html", form, operator=operator)
 
 
 @bp.route("/operators/<int:operator_id>/delete", methods=["GET", "POST"])
 @supervisor_required
 def delete_operator(operator_id: int):
-    operator = _operator_or_404(operator_id)
+    operator = service.get_operator(db.session, operator_id)
     form = EmptyForm()
     if form.validate_on_submit():
         released = service.delete_operator(db.session, operator_id)
@@ -78,7 +86,7 @@ def delete_operator(operator_id: int):
 @bp.post("/operators/<int:operator_id>/active")
 @supervisor_required
 def toggle_operator(operator_id: int):
-    operator = _operator_or_404(operator_id)
+    operator = service.get_operator(db.session, operator_id)
     if EmptyForm().validate_on_submit():
         resume = not operator.is_active
         service.update_operator(db.session, operator_id, {"is_active": resume})
@@ -93,6 +101,3 @@ def toggle_operator(operator_id: int):
 def _operator_data(form: OperatorForm) -> dict:
     return {"name": form.name.data, "max_load": form.max_load.data, "is_active": form.is_active.data}
 
-
-def _status(form) -> int:
-    return 422 if form.errors else 200

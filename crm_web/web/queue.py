@@ -2,74 +2,39 @@
 
 from __future__ import annotations
 
-import dataclasses
-from urllib.parse import urlsplit
-
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
+from wtforms import HiddenField
+from wtforms.validators import InputRequired, Optional
 
 from ..extensions import db
 from ..services import contacts as service
 from ..services.contacts import ContactFilters
 from ..services.drain import drain_queue
-from ..services.errors import Conflict, Forbidden, NotFound, ValidationError
-from ..services.operators import all_operators, get_operator
+from ..services.errors import Conflict, ValidationError
+from ..services.operators import get_operator
 from ..services.stats import queue_size
 from . import bp
 from .access import staff_required, supervisor_required
-from .forms import AssignForm, EmptyForm
-from .validators import MAX_PAGE, int_arg
+from .forms import BoundedIntegerField, CrmForm, EmptyForm
+from .pages import PER_PAGE, assignable_operators, found_or_none, page_arg, safe_next, wants_fragment
+from .validators import MAX_PAGE
 
-PER_PAGE = 50
 # One click hands out at most this many (a request must stay short); click again for more.
 PAGE_DRAIN_LIMIT = 1000
 
 
-def page_arg() -> int:
-    """`?page=` as a number in 1..MAX_PAGE (anything else is page 1)."""
-    return int_arg("page", 1, MAX_PAGE) or 1
+class AssignForm(CrmForm):
+    """Queue and contact page: give an unassigned contact to an operator (or take it)."""
 
-
-def after_arg() -> int | None:
-    """`?after=<id>`: a keyset page (deep pages of big lists); anything else is ignored."""
-    return int_arg("after")
-
-
-def keyset_page(fetch):
-    """`fetch(page, after)` for a list page: with `?after=` (the pager's Next
-    link) the page starts right after that item, an index range scan however
-    deep; `page` then only numbers it. Without it, `page` is an offset."""
-    after, number = after_arg(), page_arg()
-    if after is None:
-        return fetch(number, None)
-    return dataclasses.replace(fetch(1, after), page=number)
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only same-site paths, never another host (open redirect)."""
-    # Browsers read "/\\host" like "//host" (another site): no backslash, no control characters.
-    if (
-        target
-        and target.startswith("/")
-        and not target.startswith("//")
-        and "\\" not in target
-        and not any(ord(c) < 32 for c in target)
-        and not urlsplit(target).netloc
-    ):
-        return target
-    return None
-
-
-def wants_fragment() -> bool:
-    """An htmx request gets only the fragment; a history restore needs the whole page."""
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
-
-
-def available_operators():
-    """Operators offered in assign lists; the service re-checks at assignment time."""
-    return [op for op in all_operators(db.session) if op.is_active and op.active_load < op.max_load]
+    operator_id = BoundedIntegerField(
+        _l("Operator"), validators=[InputRequired(message=_l("Choose an operator."))]
+    )
+    page = BoundedIntegerField(validators=[Optional()], max=MAX_PAGE)
+    next = HiddenField()
 
 
 @bp.get("/queue")
@@ -91,14 +56,11 @@ def assign_contact(contact_id: int):
         category = "error"
     else:
         operator_id = form.operator_id.data
+        # Forbidden stays the 403 page: the pages never offer it (operators take only for themselves).
         try:
             contact = service.assign_manually(
                 db.session, contact_id, operator_id, current_user._get_current_object()
             )
-        except NotFound:
-            abort(404)
-        except Forbidden:
-            abort(403)  # the pages never offer it: operators take only for themselves
         except (Conflict, ValidationError) as exc:
             message, category = _assign_error(exc, contact_id, operator_id), "error"
         else:
@@ -139,16 +101,15 @@ def _assign_error(exc: Exception, contact_id: int, operator_id: int) -> str:
     if code == "not_unassigned":
         return _("Contact #%(id)s was already taken or closed by someone else; nothing changed.",
                  id=contact_id)
-    try:
-        name = get_operator(db.session, operator_id).name
-    except NotFound:
+    operator = found_or_none(get_operator, operator_id)
+    if operator is None:
         return _("That operator no longer exists; choose another one.")
     if code == "operator_at_capacity":
         return _("%(name)s has no free capacity any more; contact #%(id)s is still in the queue.",
-                 name=name, id=contact_id)
+                 name=operator.name, id=contact_id)
     if code == "operator_inactive":
         return _("%(name)s is paused and takes no contacts; contact #%(id)s is still in the queue.",
-                 name=name, id=contact_id)
+                 name=operator.name, id=contact_id)
     return _("Contact #%(id)s could not be assigned; nothing changed.", id=contact_id)
 
 
@@ -157,15 +118,10 @@ def _queue_context(page_number: int) -> dict:
     page = service.list_contacts(db.session, filters, page_number, PER_PAGE)
     if page.page > page.pages:  # the last page emptied meanwhile
         page = service.list_contacts(db.session, filters, page.pages, PER_PAGE)
-    me = None
-    if current_user.operator_id:
-        try:
-            me = get_operator(db.session, current_user.operator_id)
-        except NotFound:
-            me = None
+    me = found_or_none(get_operator, current_user.operator_id) if current_user.operator_id else None
     return {
         "page": page,
-        "operators": available_operators() if current_user.is_supervisor else [],
+        "operators": assignable_operators() if current_user.is_supervisor else [],
         "me": me,
         "drain_form": EmptyForm() if current_user.is_supervisor else None,
     }

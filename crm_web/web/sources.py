@@ -4,28 +4,49 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
 from ..domain.choice import shares
 from ..domain.site_forms import origins_from_text, split_origins
 from ..domain.weights import format_weight, parse_weight
 from ..extensions import db
 from ..services import sources as service
-from ..services.errors import Conflict, NotFound, ValidationError
+from ..services.errors import Conflict, ValidationError
 from ..services.operators import all_operators
 from . import bp
 from .access import supervisor_required
-from .forms import EmptyForm, SourceForm
-from .formutil import apply_errors
+from .forms import CrmForm, EmptyForm, apply_errors
 from .i18n import translate
+from .pages import render_form
 
 
-def _source_or_404(source_id: int):
-    try:
-        return service.get_source(db.session, source_id)
-    except NotFound:
-        abort(404)
+class SourceForm(CrmForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    key = StringField(
+        _l("Key"),
+        validators=[Optional(), Length(max=64)],
+        description=_l("Used in the webhook URL; lower-case letters, digits, '-' and '_'. "
+                       "Leave empty to derive it from the name."),
+    )
+    is_active = BooleanField(_l("Enabled (accepts webhooks)"), default=True)
+    # Checked by the service (crm_web/domain/site_forms.py); the form only carries the text.
+    allowed_origins = TextAreaField(
+        _l("Sites allowed to send from the browser (CORS)"),
+        validators=[Optional(), Length(max=5000)],
+        description=_l("One origin per line, e.g. https://www.example.com. Only needed for scripts "
+                       "(fetch) on those sites; a plain HTML form works from any site. Empty: none."),
+        render_kw={"rows": 3, "spellcheck": "false"},
+    )
+    thank_you_url = StringField(
+        _l("Thank-you page"),
+        validators=[Optional(), Length(max=2048)],
+        description=_l("Where a visitor's browser goes after sending a plain HTML form, e.g. "
+                       "https://www.example.com/thanks. Empty: the form gets the JSON answer."),
+    )
 
 
 @bp.get("/sources")
@@ -51,13 +72,13 @@ def new_source():
             flash(_("Source %(name)s created. Give it weights so that its contacts reach operators.",
                     name=source.name), "success")
             return redirect(url_for("web.source", source_id=source.id), code=303)
-    return render_template("sources/form.html", form=form, source=None), _status(form)
+    return render_form("sources/form.html", form, source=None)
 
 
 @bp.get("/sources/<int:source_id>")
 @supervisor_required
 def source(source_id: int):
-    source = _source_or_404(source_id)
+    source = service.get_source(db.session, source_id)
     rules = service.distribution_rules(db.session, source_id)
     share = shares({rule.operator_id: rule.weight for rule in rules})
     return render_template(
@@ -75,7 +96,7 @@ def source(source_id: int):
 @bp.route("/sources/<int:source_id>/edit", methods=["GET", "POST"])
 @supervisor_required
 def edit_source(source_id: int):
-    source = _source_or_404(source_id)
+    source = service.get_source(db.session, source_id)
     form = SourceForm(obj=source)
     if form.validate_on_submit():
         data = {"name": form.name.data, "key": form.key.data or "", "is_active": form.is_active.data,
@@ -87,13 +108,13 @@ def edit_source(source_id: int):
         else:
             flash(_("Source %(name)s saved.", name=form.name.data.strip()), "success")
             return redirect(url_for("web.source", source_id=source_id), code=303)
-    return render_template("sources/form.html", form=form, source=source), _status(form)
+    return render_form("sources/form.html", form, source=source)
 
 
 @bp.post("/sources/<int:source_id>/active")
 @supervisor_required
 def toggle_source(source_id: int):
-    source = _source_or_404(source_id)
+    source = service.get_source(db.session, source_id)
     if EmptyForm().validate_on_submit():
         enable = not source.is_active
         service.update_source(db.session, source_id, {"is_active": enable})
@@ -108,7 +129,7 @@ def toggle_source(source_id: int):
 @bp.post("/sources/<int:source_id>/token")
 @supervisor_required
 def rotate_source_token(source_id: int):
-    source = _source_or_404(source_id)
+    source = service.get_source(db.session, source_id)
     if EmptyForm().validate_on_submit():
         service.rotate_token(db.session, source_id)
         flash(_("A new token was issued for %(name)s. The old token no longer works: "
@@ -119,7 +140,7 @@ def rotate_source_token(source_id: int):
 @bp.route("/sources/<int:source_id>/weights", methods=["GET", "POST"])
 @supervisor_required
 def weights(source_id: int):
-    source = _source_or_404(source_id)
+    source = service.get_source(db.session, source_id)
     operators = all_operators(db.session)
     form = EmptyForm()
     errors: dict[int, str] = {}
@@ -137,15 +158,16 @@ def weights(source_id: int):
     else:
         table = {rule.operator_id: rule.weight for rule in service.distribution_rules(db.session, source_id)}
         values = {op_id: format_weight(weight) for op_id, weight in table.items()}
-    return render_template(
+    return render_form(
         "sources/weights.html",
+        form,
+        status=422 if errors else 200,
         source=source,
         operators=operators,
         values=values,
         errors=errors,
         shares={op_id: _percent(value) for op_id, value in shares(table).items()},
-        form=form,
-    ), (422 if errors or form.errors else 200)
+    )
 
 
 def _parse_weights(values: dict[int, str]) -> tuple[dict[int, Decimal], dict[int, str]]:
@@ -187,6 +209,3 @@ def _percent(share: float) -> str:
 def _conflict_field(exc: Exception) -> str:
     return "key" if getattr(exc, "code", "") == "duplicate_key" else "name"
 
-
-def _status(form) -> int:
-    return 422 if form.errors or form.form_errors else 200

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -12,11 +12,11 @@ from wtforms.validators import Length, Optional
 from ..extensions import db
 from ..models import utcnow
 from ..services import users as service
-from ..services.errors import NotFound, ValidationError
+from ..services.errors import ValidationError
 from . import bp
 from .access import staff_required
-from .forms import BoundedIntegerField, CrmForm, EmptyForm
-from .formutil import apply_errors
+from .forms import BoundedIntegerField, CrmForm, EmptyForm, apply_errors
+from .pages import render_form
 
 
 class TokenForm(CrmForm):
@@ -32,13 +32,10 @@ class TokenForm(CrmForm):
 
 
 def _page(form: TokenForm, new_token: str | None = None, status: int = 200):
-    user = current_user._get_current_object()
-    body = render_template(
-        "tokens/list.html", form=form, tokens=service.tokens_of(db.session, user),
-        new_token=new_token, now=utcnow(),
-    )
+    tokens = service.tokens_of(db.session, current_user._get_current_object())
     # The page with a new secret must not be kept by the browser or a proxy.
-    return body, status, {"Cache-Control": "no-store"}
+    return render_form("tokens/list.html", form, status=status, headers={"Cache-Control": "no-store"},
+                       tokens=tokens, new_token=new_token, now=utcnow())
 
 
 @bp.get("/tokens")
@@ -61,7 +58,7 @@ def issue_token():
         else:
             # Shown on this answer only: there is no way to read it again.
             return _page(TokenForm(formdata=None), new_token=token)
-    return _page(form, status=422 if form.errors or form.form_errors else 400)
+    return _page(form, status=400)  # 422 when the form has errors
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
@@ -69,9 +66,6 @@ def issue_token():
 def revoke_token(token_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        token = service.revoke_token(db.session, token_id, current_user._get_current_object(), own_only=True)
-    except NotFound:
-        abort(404)
+    token = service.revoke_token(db.session, token_id, current_user._get_current_object(), own_only=True)
     flash(_("Token #%(id)s is revoked: it no longer works.", id=token.id), "success")
     return redirect(url_for("web.tokens"), code=303)

@@ -4,19 +4,36 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import SelectChoice
+from wtforms import EmailField, PasswordField, SelectChoice, SelectField
+from wtforms.validators import DataRequired, Length
 
 from ..extensions import db
 from ..services import users as service
-from ..services.errors import Conflict, Forbidden, NotFound, ValidationError
+from ..services.errors import Conflict, Forbidden, ValidationError
 from ..services.operators import all_operators
+from ..services.users import MIN_PASSWORD
+from ..services.validation import MAX_ID
 from . import bp
 from .access import supervisor_required
-from .forms import EmptyForm, UserForm
-from .formutil import apply_errors
+from .forms import CrmForm, EmptyForm, apply_errors
+from .pages import render_form
+from .validators import int_in
 
 NO_OPERATOR = 0
+
+
+class UserForm(CrmForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=320)])
+    role = SelectField(
+        _l("Role"),
+        choices=[SelectChoice("operator", _l("Operator")), SelectChoice("supervisor", _l("Supervisor"))],
+    )
+    operator_id = SelectField(
+        _l("Works as operator"), coerce=int_in(NO_OPERATOR, MAX_ID), validate_choice=False
+    )
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=1024)])
 
 
 @bp.get("/users")
@@ -46,17 +63,13 @@ def new_user():
         else:
             flash(_("User %(email)s created. They can sign in now.", email=user.email), "success")
             return redirect(url_for("web.users"), code=303)
-    status = 422 if form.errors or form.form_errors else 200
-    return render_template("users/form.html", form=form), status
+    return render_form("users/form.html", form)
 
 
 @bp.post("/users/<int:user_id>/enabled")
 @supervisor_required
 def toggle_user(user_id: int):
-    try:
-        user = service.get_user(db.session, user_id)
-    except NotFound:
-        abort(404)
+    user = service.get_user(db.session, user_id)
     if EmptyForm().validate_on_submit():
         enable = not user.is_enabled
         try:
@@ -81,8 +94,6 @@ def reset_password(user_id: int):
         abort(400)
     try:
         user, one_time = service.reset_password(db.session, user_id, current_user._get_current_object())
-    except NotFound:
-        abort(404)
     except Forbidden:
         flash(_("Change your own password on the Change password page."), "error")
         return redirect(url_for("web.users"), code=303)

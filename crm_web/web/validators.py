@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-from flask import request
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import StopValidation
 
@@ -63,14 +62,6 @@ def int_in(low: int, high: int):
 
 
 id_value = int_in(1, MAX_ID)
-
-
-def int_arg(name: str, low: int = 1, high: int = MAX_ID) -> int | None:
-    """`?name=` as an int in [low, high] (a row id by default); None when absent or anything else."""
-    try:
-        return parse_bounded_int(request.args.get(name), low, high)
-    except ValueError:
-        return None
 
 
 def refuse_nul(form, field) -> None:

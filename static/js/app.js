@@ -33,18 +33,31 @@
   });
 
   // Weight tables: each operator's share of the total, updated while typing.
+  // The rule is the server's, rendered on each input: pattern, data-min,
+  // data-max and data-step (its decimal places; trailing zeros do not count).
+  function weightOf(input) {
+    var text = input.value.trim();
+    if (text === "") return null;  // no rule for this operator
+    if (!new RegExp("^(?:" + input.getAttribute("pattern") + ")$").test(text)) return NaN;
+    text = text.replace(",", ".");
+    var places = (input.getAttribute("data-step").split(".")[1] || "").length;
+    var decimals = (text.split(".")[1] || "").replace(/0+$/, "");
+    var value = parseFloat(text);
+    var inRange = value >= parseFloat(input.getAttribute("data-min")) &&
+      value <= parseFloat(input.getAttribute("data-max"));
+    return decimals.length <= places && inRange ? value : NaN;
+  }
   function updateShares(table) {
     var inputs = table.querySelectorAll("input[data-weight]");
     var weights = [], total = 0;
     inputs.forEach(function (input) {
-      var text = input.value.trim().replace(",", ".");
-      var value = /^\d{1,3}(\.\d{1,2})?$/.test(text) ? parseFloat(text) : NaN;
-      var ok = text === "" || (value >= 0.01 && value <= 999.99);
+      var value = weightOf(input);
+      var ok = !Number.isNaN(value);
       // Mark only mistakes; a green tick on every valid weight is noise.
       if (ok) input.removeAttribute("aria-invalid");
       else input.setAttribute("aria-invalid", "true");
-      weights.push(ok && text !== "" ? value : 0);
-      total += ok && text !== "" ? value : 0;
+      weights.push(ok && value !== null ? value : 0);
+      total += ok && value !== null ? value : 0;
     });
     inputs.forEach(function (input, i) {
       var cell = table.querySelector("[data-share-for='" + input.name + "']");

@@ -2,7 +2,7 @@
 
 import pytest
 
-from crm_web.web.queue import safe_next
+from crm_web.web.pages import safe_next
 
 
 @pytest.mark.parametrize("target", ["/queue", "/contacts?page=2&after=5", "/leads/3#history"])

@@ -1,0 +1,216 @@
+"""The API's own request shapes (query strings, staff intake, assignment) and the error and health shapes.
+
+Bodies the services take are declared with them (services/operators.py,
+services/sources.py); answers in crm_web/serializers.py. Error and health
+bodies are built by crm_web/json_errors.py and crm_web/health.py: declared
+here for the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SkipValidation,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+
+from ..domain.identifiers import MAX_EXTERNAL_ID, MAX_MESSAGE, MAX_NAME, MAX_RAW_PHONE, parse_contact_input
+from ..domain.messages import N_
+from ..services import errors
+from ..services.contacts import STATUSES
+from ..services.leads import search_identifiers
+from ..services.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE
+from ..services.validation import MAX_ID, Between, Expect, IdOf, InputModel, together
+
+MAX_PAGE = 10_000_000
+
+
+# --- query strings ----------------------------------------------------------------------
+
+
+def _whole_number(raw: object) -> object:
+    if isinstance(raw, str):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(N_("Must be a whole number.")) from None
+    return raw
+
+
+def QueryInt(low: int, high: int):  # noqa: N802 - a type
+    return Annotated[int, BeforeValidator(_whole_number), Between(low, high)]
+
+
+class Query(BaseModel):
+    """Query parameters: text; an empty one is not given; others are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_not_given(cls, data: Any) -> Any:
+        return {name: value for name, value in data.items() if value != ""}
+
+
+class PageQuery(Query):
+    page: QueryInt(1, MAX_PAGE) = Field(1, description="1-based page number.")
+    per_page: QueryInt(1, MAX_PER_PAGE) = Field(
+        DEFAULT_PER_PAGE, description=f"Items per page, at most {MAX_PER_PAGE} (above is 422)."
+    )
+
+
+class KeysetQuery(PageQuery):
+    after: QueryInt(1, MAX_ID) | None = Field(
+        None,
+        description="The id of the last item of the previous page: the page starts right after it "
+        "(a keyset page, fast at any depth).",
+    )
+
+
+class ContactQuery(KeysetQuery):
+    status: Annotated[
+        Literal[STATUSES],  # type: ignore[valid-type]
+        Expect(lambda value: value in STATUSES, f"Must be one of {', '.join(STATUSES)}."),
+    ] | None = Field(None, description="Only contacts in this status.")
+    operator_id: QueryInt(1, MAX_ID) | None = Field(None, description="Only items of this operator.")
+    source_id: QueryInt(1, MAX_ID) | None = Field(None, description="Only items of this source.")
+    lead_id: QueryInt(1, MAX_ID) | None = Field(None, description="Only items of this lead.")
+
+
+class LeadQuery(KeysetQuery):
+    phone: str | None = Field(None, description="A phone number in any format the intake takes.")
+    email: str | None = Field(None, description="An email address (case does not matter).")
+    external_id: str | None = Field(None, description="An external id (trimmed).")
+    _filters: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _normalised(cls, data: Any, handler, info) -> LeadQuery:
+        """The identifiers normalised like intake's (services/leads.py), reported with the paging's errors."""
+        problems: dict[str, list[str]] = {}
+        try:
+            filters = search_identifiers(
+                data.get("phone"), data.get("email"), data.get("external_id"), info.context["region"]
+            )
+        except errors.ValidationError as exc:
+            filters, problems = {}, exc.fields
+        query = together(handler, data, problems)
+        query._filters = filters
+        return query
+
+    @property
+    def filters(self) -> dict[str, str]:
+        return self._filters
+
+
+# --- bodies -------------------------------------------------------------------------------
+
+
+def _intake_text(max_len: int | None, description: str):
+    text = Annotated[str, Field(max_length=max_len)] if max_len else str
+    # Read by the domain (parse_contact_input), not by pydantic: one rule, with its messages.
+    return Annotated[text | None, SkipValidation, Field(description=description)]
+
+
+class WebhookFields(InputModel):
+    """At least one of external_id, phone and email (null or blank counts as not given). Unknown fields are
+    ignored."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={
+        "example": {"phone": "+7 999 123-45-67", "email": "Ivan@Example.com", "name": "Ivan"},
+    })
+    external_id: _intake_text(MAX_EXTERNAL_ID, "Your id of the client; trimmed, 1 to 255 characters.") = None
+    phone: _intake_text(
+        MAX_RAW_PHONE, "Parsed with the default region (CRM_PHONE_REGION); stored in E.164."
+    ) = None
+    email: _intake_text(None, "Trimmed and lower-cased; must be a syntactically valid address.") = None
+    name: _intake_text(MAX_NAME, f"At most {MAX_NAME} characters.") = None
+    message: _intake_text(MAX_MESSAGE, f"At most {MAX_MESSAGE:,} characters.") = None
+    _input: Any = PrivateAttr(None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _normalised(cls, data: Any, handler, info):
+        problems: dict[str, list[str]] = {}
+        contact = None
+        if isinstance(data, dict):
+            try:
+                contact = parse_contact_input(data, info.context["region"])
+            except errors.ValidationError as exc:
+                problems = exc.fields
+        model = together(handler, data, problems)
+        model._input = contact
+        return model
+
+    @property
+    def contact(self):
+        """The request as the intake takes it (domain.identifiers.ContactInput)."""
+        return self._input
+
+
+SourceId = IdOf("Must be the id of a source.")
+
+
+class ContactCreate(WebhookFields):
+    """Staff intake. At least one of external_id, phone and email (null or blank counts as not given).
+    Other fields are ignored."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "example": {"source_id": 2, "phone": "8 (999) 123-45-67", "name": "Ivan", "message": "Call me back"},
+    })
+    source_id: SourceId = Field(description="An existing, enabled source (else 422).")
+
+
+class Assign(InputModel):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"example": {"operator_id": 3}})
+    operator_id: IdOf("Must be the id of an operator.")
+
+
+# --- answers built elsewhere ----------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(
+        min_length=1,
+        description="Machine-readable: not_found, conflict, duplicate_name, operator_full, "
+        "validation_error, ...",
+    )
+    message: str = Field(min_length=1, description="For people.")
+    request_id: str | SkipJsonSchema[None] = Field(None, description="The request's id, as in the logs.")
+
+
+class Error(BaseModel):
+    """The one error shape of the webhook and the API. `fields` only on 422."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "example": {"error": {"code": "not_found", "message": "Operator 9 not found."}},
+    })
+    error: ErrorDetail
+
+
+class FieldErrors(ErrorDetail):
+    fields: dict[str, list[str]] = Field(min_length=1)
+
+
+class ValidationError(BaseModel):
+    """422: which fields are wrong and why (a field may be `_body`, `rules[0].weight`...)."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {"error": {
+        "code": "validation_error",
+        "message": "Some fields are invalid.",
+        "fields": {"phone": ["Not a possible phone number."]},
+    }}})
+    error: FieldErrors
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"status": "ok"}})
+    status: Literal["ok", "unavailable"]
+    database: str | SkipJsonSchema[None] = None
