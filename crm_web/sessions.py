@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 # The webhook and the JSON API authenticate with tokens and never read or
 # write the cookie session.
@@ -14,22 +14,31 @@ def is_stateless(request) -> bool:
     return request.path.startswith(STATELESS_PREFIXES)
 
 
+class StatelessSession(SecureCookieSession):
+    """The empty session of a webhook or API request: nothing was read from a cookie."""
+
+
 class PagesOnlySessionInterface(SecureCookieSessionInterface):
     """Skips the cookie (and building its signer) on the webhook and the API.
 
     They get a fresh empty session instead, so nothing breaks if something
-    reads it; Flask saves nothing for an untouched empty session.
+    reads it (Flask-Login's remember-me hook looks into it after every
+    request); Flask saves nothing for an untouched empty session.
     """
 
     def open_session(self, app, request):
         if is_stateless(request):
-            return self.session_class()
+            return StatelessSession()
         return super().open_session(app, request)
 
     def save_session(self, app, session, response):
         # Flask works out the cookie's name, domain, path and flags before it
-        # sees that there is nothing to do (the webhook's and the API's case):
-        # an empty session nobody read or changed gets no cookie and no Vary.
+        # sees that there is nothing to do (the webhook's and the API's case).
+        # A stateless request's session came from no cookie: reading it (as
+        # Flask-Login's hook does) makes the answer vary by nothing, so it
+        # gets no cookie and no `Vary: Cookie` unless something wrote to it.
+        if isinstance(session, StatelessSession) and not session.modified:
+            return
         if not session and not session.modified and not session.accessed:
             return
         super().save_session(app, session, response)

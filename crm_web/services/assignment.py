@@ -7,13 +7,18 @@ as one step on the locked row (PostgreSQL re-checks the condition after
 waiting for a concurrent writer; SQLite runs one writer at a time), so no
 number of requests or processes can push an operator past max_load.
 
+`draw_and_claim` is the one draw-claim-retry loop: the intake (both of its
+strategies, services/intake.py) and the queue's drain (services/drain.py)
+run it, each with its own way of claiming the drawn operator.
+
 Lock order, to keep PostgreSQL free of deadlocks: operator row first, then
-the contact rows.
+lead rows (the intake), then the contact rows.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, select, true, update
@@ -22,14 +27,16 @@ from sqlalchemy.orm import Session
 
 from ..domain.choice import Candidate, Draw, draw_operator
 from ..models import Distribution, Operator, Source
-from .prepared import Prepared
+from .tx import write
 
 _NO_SYNC = {"synchronize_session": False}
 
 # Built once: plain Core statements on the tables (no ORM entities), so an
-# intake pays neither statement construction nor the ORM's result handling.
+# intake pays neither statement construction nor the ORM's result handling;
+# SQLAlchemy compiles each once and keeps it in the engine's statement cache.
 _ops = Operator.__table__
 _rules = Distribution.__table__
+_sources = Source.__table__
 # The one definition of "may take another contact now" (eligibility and the
 # atomic claim both use it).
 HAS_CAPACITY = and_(
@@ -37,47 +44,53 @@ HAS_CAPACITY = and_(
     _ops.c.deleted_at.is_(None),
     _ops.c.active_load < _ops.c.max_load,
 )
-_CANDIDATES = Prepared(
-    select(_ops.c.id, _ops.c.name, _rules.c.weight, _ops.c.active_load, _ops.c.max_load)
-    .join(_rules, _rules.c.operator_id == _ops.c.id)
-    .where(
-        _rules.c.source_id == bindparam("source_id"),
-        HAS_CAPACITY,
-    )
-    .order_by(_ops.c.id)
-)
-_sources = Source.__table__
-# The webhook's first statement: the active source by key and, with it, the
-# operators of its weight table that may get a contact now (NULLs for the
-# others; no rule at all gives one row of NULLs).
-_SOURCE_AND_CANDIDATES = Prepared(
-    select(
-        _sources.c.id,
-        _sources.c.webhook_token,
-        _ops.c.id.label("operator_id"),
-        _ops.c.name.label("operator_name"),
-        _rules.c.weight,
-        _ops.c.active_load,
-        _ops.c.max_load,
-    )
-    .select_from(
-        _sources.outerjoin(_rules, _rules.c.source_id == _sources.c.id).outerjoin(
-            _ops,
-            and_(_ops.c.id == _rules.c.operator_id, HAS_CAPACITY),
+
+
+def _source_and_candidates(*source_columns, where):
+    """The source's columns and, with them, the operators of its weight table
+    that may get a contact now (NULLs for the others; no rule at all gives
+    one row of NULLs)."""
+    return (
+        select(
+            *source_columns,
+            _ops.c.id.label("operator_id"),
+            _ops.c.name.label("operator_name"),
+            _rules.c.weight,
+            _ops.c.active_load,
+            _ops.c.max_load,
         )
+        .select_from(
+            _sources.outerjoin(_rules, _rules.c.source_id == _sources.c.id).outerjoin(
+                _ops,
+                and_(_ops.c.id == _rules.c.operator_id, HAS_CAPACITY),
+            )
+        )
+        .where(where)
+        .order_by(_rules.c.operator_id)
     )
-    .where(_sources.c.key == bindparam("key"), _sources.c.is_active.is_(true()))
-    .order_by(_rules.c.operator_id)
+
+
+# The intake's first statement: the webhook's active source by key (a disabled
+# one is as unknown), or the source a staff member chose, which says whether
+# it is active (a disabled one is refused with its name).
+_SOURCE_BY_KEY = _source_and_candidates(
+    _sources.c.id, _sources.c.webhook_token,
+    where=and_(_sources.c.key == bindparam("key"), _sources.c.is_active.is_(true())),
 )
-_CLAIM = Prepared(
+_SOURCE_BY_ID = _source_and_candidates(
+    _sources.c.id, _sources.c.webhook_token, _sources.c.is_active, _sources.c.name,
+    where=_sources.c.id == bindparam("source_id"),
+)
+# The atomic claim of one unit of an operator's capacity.
+_TAKE = (
     update(_ops)
     .where(
         _ops.c.id == bindparam("chosen_id"),
         HAS_CAPACITY,
     )
     .values(active_load=_ops.c.active_load + 1)
-    .returning(_ops.c.id, _ops.c.name)
 )
+_CLAIM = _TAKE.returning(_ops.c.id, _ops.c.name)
 
 
 @dataclass(frozen=True)
@@ -86,13 +99,42 @@ class Claimed:
     name: str
 
 
+@dataclass(frozen=True)
+class IntakeSource:
+    id: int
+    webhook_token: str
+    candidates: list[Candidate]  # eligible when read
+    names: dict[int, str]  # the candidates' names
+    is_active: bool = True
+    name: str | None = None  # read only for the staff, whose disabled source is refused by name
+
+
+def read_source(
+    conn: Connection, *, key: str | None = None, source_id: int | None = None
+) -> IntakeSource | None:
+    """The source with its eligible operators, in one statement: by its webhook
+    key (active sources only), or by id (whatever its state)."""
+    if key is not None:
+        rows = conn.execute(_SOURCE_BY_KEY, {"key": key}).all()
+        state = 2
+    else:
+        rows = conn.execute(_SOURCE_BY_ID, {"source_id": source_id}).all()
+        state = 4
+    if not rows:
+        return None
+    eligible = [row[state:] for row in rows if row[state] is not None]
+    return IntakeSource(
+        *rows[0][:2],
+        [Candidate(op_id, weight, True, load, cap) for op_id, _, weight, load, cap in eligible],
+        {op_id: op_name for op_id, op_name, *_ in eligible},
+        *rows[0][2:state],
+    )
+
+
 def eligible_candidates(conn: Connection, source_id: int) -> tuple[list[Candidate], dict[int, str]]:
     """Operators with a rule for the source, active and below max_load, and their names."""
-    rows = _CANDIDATES.all(conn, {"source_id": source_id})
-    return (
-        [Candidate(id_, weight, True, load, max_load) for id_, _name, weight, load, max_load in rows],
-        {row[0]: row[1] for row in rows},
-    )
+    source = read_source(conn, source_id=source_id)
+    return (source.candidates, source.names) if source else ([], {})
 
 
 @dataclass
@@ -115,7 +157,7 @@ class Decision:
             {
                 "operator_id": c.operator_id,
                 "name": self.names.get(c.operator_id),
-                "weight": c.weight,
+                "weight": str(c.weight),  # as audit.to_json would write the Decimal
                 "load": c.load,
                 "max_load": c.max_load,
             }
@@ -137,31 +179,59 @@ class Decision:
         }
 
 
-@dataclass(frozen=True)
-class IntakeSource:
-    id: int
-    webhook_token: str
-    candidates: list[Candidate]  # eligible when read
-    names: dict[int, str]  # the candidates' names
+def draw_and_claim(
+    candidates: list[Candidate],
+    names: dict[int, str],
+    rng: random.Random,
+    claim: Callable[[Decision], bool],
+) -> Decision:
+    """Weighted random choice among the candidates, until one is claimed.
+
+    The one draw-claim-retry loop. `claim(decision)` tries to take the drawn
+    operator, `decision.claimed`, set as if the claim succeeds (so that a
+    claim written in one statement with its audit row can write that row);
+    it answers whether it did. A drawn operator that filled up since the
+    candidates were read is refused and the draw repeated among the rest;
+    `decision.claimed` is None when nobody is left. (The intake's
+    one-statement strategy makes one try only: its statement says by itself
+    whether the claim was refused, and the intake then runs this loop again,
+    step by step.)
+    """
+    decision = Decision(list(candidates), dict(names))
+    remaining = list(candidates)
+    while remaining:
+        draw = draw_operator(remaining, rng)
+        if draw is None:
+            break
+        decision.draws.append(draw)
+        decision.claimed = Claimed(draw.operator_id, decision.names[draw.operator_id])
+        if claim(decision):
+            return decision
+        decision.claimed = None
+        remaining = [c for c in remaining if c.operator_id != draw.operator_id]
+    return decision
 
 
-def source_for_intake(conn: Connection, key: str) -> IntakeSource | None:
-    """The active source with its eligible operators, in one statement."""
-    rows = _SOURCE_AND_CANDIDATES.all(conn, {"key": key})
-    if not rows:
-        return None
-    eligible = [row for row in rows if row[2] is not None]
-    return IntakeSource(
-        rows[0][0],
-        rows[0][1],
-        [Candidate(op_id, weight, True, load, cap) for _, _, op_id, _, weight, load, cap in eligible],
-        {row[2]: row[3] for row in eligible},
+def choose_and_claim(
+    conn: Connection, candidates: list[Candidate], names: dict[int, str], rng: random.Random
+) -> Decision:
+    """`draw_and_claim` with the atomic capacity claim, one UPDATE per try.
+
+    `names` are the candidates' names as read in the same transaction.
+    """
+    return draw_and_claim(
+        candidates, names, rng, lambda decision: take_capacity(conn, decision.claimed.id)
     )
 
 
+def take_capacity(conn: Connection, operator_id: int) -> bool:
+    """Take one unit of the operator's capacity atomically; False if it has none."""
+    return write(conn, _TAKE, {"chosen_id": operator_id}).rowcount == 1
+
+
 def claim_capacity(conn: Connection, operator_id: int) -> Claimed | None:
-    """Take one unit of the operator's capacity atomically; None if it has none."""
-    row = _CLAIM.first(conn, {"chosen_id": operator_id})
+    """`take_capacity`, answering with the operator's id and name (None if it has no capacity)."""
+    row = conn.execute(_CLAIM, {"chosen_id": operator_id}).first()
     return Claimed(*row) if row else None
 
 
@@ -179,33 +249,3 @@ def lock_operator(session: Session, operator_id: int) -> None:
     session.execute(
         select(Operator.id).where(Operator.id == operator_id).with_for_update()
     )
-
-
-def choose_and_claim(
-    conn: Connection,
-    source_id: int,
-    rng: random.Random,
-    candidates: list[Candidate] | None = None,
-    names: dict[int, str] | None = None,
-) -> Decision:
-    """Weighted random choice among eligible operators, capacity claimed.
-
-    `candidates` (and their `names`) may have been read earlier in the same
-    transaction (the webhook reads them with the source). If the drawn
-    operator filled up since the candidates were read, draw again among the
-    rest; `decision.claimed` is None when nobody is left.
-    """
-    if candidates is None:
-        candidates, names = eligible_candidates(conn, source_id)
-    decision = Decision(list(candidates), dict(names or {}))
-    while candidates:
-        draw = draw_operator(candidates, rng)
-        if draw is None:
-            break
-        decision.draws.append(draw)
-        claimed = claim_capacity(conn, draw.operator_id)
-        if claimed is not None:
-            decision.claimed = claimed
-            break
-        candidates = [c for c in candidates if c.operator_id != draw.operator_id]
-    return decision

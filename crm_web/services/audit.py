@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..models import AuditEvent, utcnow
-from .prepared import Prepared
+from .tx import write
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,36 @@ def to_json(details: dict | None) -> str | None:
     return None if details is None else json.dumps(details, default=_default, ensure_ascii=False)
 
 
-_INSERT = Prepared(insert(AuditEvent.__table__))
+_audit = AuditEvent.__table__
+_INSERT = insert(_audit)
+_INSERT_RETURNING_ID = insert(_audit).returning(_audit.c.id)
+
+
+def row(
+    action: str,
+    subject_type: str,
+    subject_id: int | None,
+    details: dict | None = None,
+    actor: Actor | None = None,
+) -> dict:
+    """The columns of one audit row, `actor` defaulting to the current one.
+
+    The one builder of audit rows: `record` writes what it returns, and so
+    does the intake's one-statement strategy (services/intake_sql.py), which
+    takes it as parameters of its statement.
+    """
+    actor = actor or _actor.get()
+    return {
+        "created_at": utcnow(),
+        "actor_user_id": actor.user_id,
+        "actor_label": actor.label[:400],
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "details": to_json(details),
+        "ip": actor.ip[:64] if actor.ip else None,
+        "request_id": actor.request_id[:64] if actor.request_id else None,
+    }
 
 
 def record(
@@ -89,13 +118,7 @@ def record(
     "api_token.issued/revoked",
     "signin.failed", "lead.merged".
     """
-    _INSERT.execute(
-        where if isinstance(where, Connection) else where.connection(),
-        _row(action, subject_type, subject_id, details, actor or _actor.get()),
-    )
-
-
-_INSERT_RETURNING_ID = Prepared(insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id))
+    write(_connection(where), _INSERT, row(action, subject_type, subject_id, details, actor))
 
 
 def record_returning_id(
@@ -106,24 +129,13 @@ def record_returning_id(
     details: dict | None = None,
 ) -> int:
     """`record`, for a row that is updated later (the one row of a sign-in lock-out): its id."""
-    return _INSERT_RETURNING_ID.scalar(
-        where if isinstance(where, Connection) else where.connection(),
-        _row(action, subject_type, subject_id, details, _actor.get()),
-    )
+    return _connection(where).execute(
+        _INSERT_RETURNING_ID, row(action, subject_type, subject_id, details)
+    ).scalar_one()
 
 
-def _row(action: str, subject_type: str, subject_id: int | None, details: dict | None, actor: Actor) -> dict:
-    return {
-        "created_at": utcnow(),
-        "actor_user_id": actor.user_id,
-        "actor_label": actor.label[:400],
-        "action": action,
-        "subject_type": subject_type,
-        "subject_id": subject_id,
-        "details": to_json(details),
-        "ip": actor.ip[:64] if actor.ip else None,
-        "request_id": actor.request_id[:64] if actor.request_id else None,
-    }
+def _connection(where: Session | Connection) -> Connection:
+    return where if isinstance(where, Connection) else where.connection()
 
 
 def changes(before: dict, after: dict) -> dict:

@@ -2,7 +2,8 @@
 
 Draining walks the unassigned queue oldest first and gives each contact
 to an operator of its source's weight table through the same weighted
-draw and atomic capacity claim as the intake (assignment.choose_and_claim).
+draw-claim-retry loop and atomic capacity claim as the intake
+(assignment.choose_and_claim).
 Each contact is its own short write transaction: the operator's capacity
 is claimed first, then the contact is taken only if it is still
 unassigned (a conditional UPDATE), so several drainers — threads,
@@ -115,10 +116,11 @@ def _assign_one(
 ) -> str | None | bool:
     """The operator's name; None when nobody is free; False when the contact was taken meanwhile."""
     with write_transaction(session):
-        candidates, names = eligible_candidates(session.connection(), source_id)
+        conn = session.connection()
+        candidates, names = eligible_candidates(conn, source_id)
         if excluded is not None:
             candidates = [c for c in candidates if c.operator_id != excluded]
-        decision = choose_and_claim(session.connection(), source_id, rng, candidates, names)
+        decision = choose_and_claim(conn, candidates, names, rng)
         if decision.claimed is None:
             return None
         now = utcnow()

@@ -1,12 +1,37 @@
-"""Registering a new contact: the webhook, the API and the intake form."""
+"""Registering a new contact: the one intake of the webhook, the API and the intake form.
+
+`register_contact` is the entry point every caller uses. It reads the
+source with its eligible operators (one statement), checks it (the
+webhook's key and token, a staff member's choice of an active source), and
+stores the contact by one of two strategies:
+
+- step by step (`_store`, any database, any caller), in one write
+  transaction: the Idempotency-Key, the capacity claim by the
+  draw-claim-retry loop (assignment.draw_and_claim, one UPDATE per try),
+  the lead (services/leads.py), the contact, its audit row (audit.record),
+  the key's stored answer;
+- at once (`_at_once`, PostgreSQL, a webhook request without an
+  Idempotency-Key: most calls), in autocommit: one statement finds or
+  inserts the lead, claims the drawn operator and writes the contact with
+  its audit row (services/intake_sql.py; the row built by audit.row, as
+  `record` builds its own). It writes all of that or nothing; when it writes
+  nothing, the intake goes on step by step.
+
+Operators are locked before leads, leads before contacts, in both. The
+statements are SQLAlchemy Core, run with `Connection.execute` (each compiled
+once, kept in the engine's statement cache); no ORM unit of work.
+"""
 
 from __future__ import annotations
 
 import hmac
 import json
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -14,25 +39,32 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .. import serializers
-from ..domain.choice import draw_operator
 from ..domain.idempotency import request_fingerprint
 from ..domain.identifiers import ContactInput
 from ..domain.messages import N_
 from ..models import Contact, IdempotencyKey, Source, utcnow
 from . import audit
-from .assignment import Claimed, Decision, IntakeSource, choose_and_claim, source_for_intake
+from .assignment import Claimed, Decision, IntakeSource, choose_and_claim, draw_and_claim, read_source
 from .errors import NotFound, ServiceError, ValidationError
-from .intake_sql import (
-    AT_ONCE_ASSIGNED,
-    AT_ONCE_QUEUED,
-    CLAIM_INSERT_AUDIT,
-    CLAIM_REFUSED,
-    INSERT_QUEUED_AUDIT,
-)
+from .intake_sql import AT_ONCE_ASSIGNED, AT_ONCE_QUEUED, audit_parameters
 from .leads import resolve_lead
-from .prepared import Prepared
 from .sources import KEY_RE
-from .tx import autocommit, insert_ignoring_conflicts, write_connection, write_transaction
+from .tx import (
+    autocommit,
+    insert_ignoring_conflicts,
+    inserted_id,
+    write,
+    write_connection,
+    write_transaction,
+)
+
+
+@dataclass(frozen=True)
+class WebhookSource:
+    """A source as the webhook names it: its key, and the token the request brought."""
+
+    key: str
+    token: str
 
 
 @dataclass(frozen=True)
@@ -57,58 +89,29 @@ class NewContact:
 
 @dataclass(frozen=True)
 class IntakeResult:
-    body: dict
+    """The contact stored, or for a repeated Idempotency-Key the first request's answer."""
+
     contact: NewContact | None = None  # None when the answer was replayed
-    replayed: bool = False
+    lead_created: bool = False
+    operator: Claimed | None = None
+    replayed_body: dict | None = None
+
+    @cached_property
+    def body(self) -> dict:
+        """The answer of the webhook and the API: built when first asked for, after the
+        commit (not while SQLite's writer turn is held), from what the intake wrote."""
+        if self.replayed_body is not None:
+            return self.replayed_body
+        # The claimed operator's id and name are known: no reload query.
+        return serializers.intake_body(self.contact, self.lead_created, operator=self.operator)
+
+    @property
+    def replayed(self) -> bool:
+        return self.replayed_body is not None
 
     @property
     def operator_available(self) -> bool:
         return bool(self.body["operator_available"])
-
-
-def register_contact(
-    session: Session,
-    source: Source,
-    data: ContactInput,
-    rng: random.Random,
-    idempotency_key: str | None = None,
-) -> IntakeResult:
-    """Store the contact, match its lead and hand it to an operator, atomically.
-
-    The staff intake (API and form). A disabled source takes nothing, as its
-    webhook: ValidationError on `source_id`, nothing written.
-    """
-    try:
-        with write_transaction(session):
-            return _register_for_staff(session.connection(), source, data, rng, idempotency_key)
-    except DBAPIError as exc:
-        if not _retryable(exc):
-            raise
-    with write_transaction(session):  # matched again, now without the merged-away lead
-        return _register_for_staff(session.connection(), source, data, rng, idempotency_key)
-
-
-def _register_for_staff(
-    conn: Connection, source: Source, data: ContactInput, rng: random.Random, idempotency_key: str | None
-) -> IntakeResult:
-    # Read in the write transaction: the caller's Source may be older than a
-    # supervisor's disabling it.
-    row = _SOURCE_STATE.first(conn, {"source_id": source.id})
-    if row is None:
-        raise NotFound(f"Source {source.id} not found.")
-    is_active, name = row
-    if not is_active:
-        raise ValidationError.single(
-            "source_id", N_("Source %(name)s is disabled: it takes no contacts.", name=name)
-        )
-    return _register(conn, source.id, data, rng, idempotency_key)
-
-
-def _retryable(exc: DBAPIError) -> bool:
-    """Nothing was written and a second try can succeed: the matched lead was
-    merged away (foreign key, 23503), or PostgreSQL chose this transaction
-    as a deadlock victim (40P01) or serialization failure (40001)."""
-    return getattr(exc.orig, "sqlstate", None) in ("23503", "40P01", "40001")
 
 
 class WrongToken(ServiceError):
@@ -124,195 +127,232 @@ class IdempotencyKeyReused(ValidationError):
         super().__init__({"Idempotency-Key": [message]}, message)
 
 
+@dataclass(frozen=True)
+class _Request:
+    source: Source | WebhookSource
+    data: ContactInput | None
+    rng: random.Random
+    idempotency_key: str | None
+
+
 class _StaleConnection(Exception):
     """The pooled connection had died before this request's first statement."""
 
 
-def webhook_intake(
-    engine: Engine,
-    source_key: str,
-    token: str,
+# Why the one statement wrote nothing.
+_REFUSED = object()  # the drawn operator had no room left
+_NEEDS_MORE = object()  # the request needs more than a new contact
+
+
+def register_contact(
+    where: Session | Engine,
+    source: Source | WebhookSource,
     data: ContactInput | None,
     rng: random.Random,
     idempotency_key: str | None = None,
 ) -> IntakeResult | None:
-    """The webhook: source, token, then the contact, atomically.
+    """Store the contact, match its lead and hand it to an operator, atomically.
 
-    Raises NotFound (unknown or disabled source), WrongToken, or
-    IdempotencyKeyReused (the key came first with another request). `data` is
-    None when the request itself was refused (its error is the caller's to
-    answer once the source and token have passed): nothing is written and
-    None is returned. It runs on a Core connection of its own, not the ORM
-    session, and reads the source together with its eligible operators.
+    `where`: the staff's ORM session (the API and the intake form), or the
+    engine (the webhook: a connection of its own, no ORM session). `source`:
+    the staff's `Source`, or the webhook's `WebhookSource`.
 
-    On PostgreSQL a new client, and a returning one that only adds a
-    contact (most calls), is stored in two autocommit statements, no BEGIN
-    or COMMIT (`_at_once`); anything else is one write transaction, which
-    on SQLite starts with BEGIN IMMEDIATE.
+    Raises, before writing anything: for the webhook NotFound (unknown or
+    disabled source) and WrongToken; for the staff NotFound (no such source)
+    and ValidationError on `source_id` (a disabled source takes nothing);
+    IdempotencyKeyReused (the key came first with another request). `data`
+    is None when the webhook refused the request itself (its error is the
+    caller's to answer once the source and token have passed): nothing is
+    written and None is returned.
 
-    A pooled connection found dead at the first statement (the database was
-    restarted; the pool does not ping) is retried once on a new one:
-    nothing had been written. So is a lead merged away between its match
-    and the contact's insert.
+    Tried again once, as nothing had been written, when the pooled
+    connection is found dead at the first statement (the database was
+    restarted; the pool does not ping), when the matched lead was merged
+    away before the contact's insert, and when PostgreSQL chose the
+    transaction as a deadlock or serialization victim.
     """
-    if not KEY_RE.match(source_key):  # also keeps NUL bytes away from PostgreSQL
-        raise NotFound("Unknown or disabled source.")
-    at_once = engine.dialect.name == "postgresql" and data is not None and idempotency_key is None
-    attempt = _at_once if at_once else _webhook_transaction
+    if isinstance(source, WebhookSource) and not KEY_RE.match(source.key):
+        raise NotFound("Unknown or disabled source.")  # also keeps NUL bytes away from PostgreSQL
+    request = _Request(source, data, rng, idempotency_key)
+    at_once = (
+        isinstance(where, Engine)
+        and where.dialect.name == "postgresql"
+        and data is not None
+        and idempotency_key is None
+    )
+    strategy = _at_once if at_once else _step_by_step
     try:
-        return attempt(engine, source_key, token, data, rng, idempotency_key)
+        return strategy(where, request)
     except _StaleConnection:
         pass
     except DBAPIError as exc:
         if not _retryable(exc):
             raise
-    return attempt(engine, source_key, token, data, rng, idempotency_key)
+    return strategy(where, request)
 
 
-def _authorised_source(conn: Connection, source_key: str, token: str) -> IntakeSource:
-    try:
-        source = source_for_intake(conn, source_key)
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise _StaleConnection() from exc
-        raise
-    if source is None:
-        raise NotFound("Unknown or disabled source.")
-    if not hmac.compare_digest(token.encode(), source.webhook_token.encode()):
-        raise WrongToken("Missing or wrong webhook token.")
-    return source
+def _retryable(exc: DBAPIError) -> bool:
+    """Nothing was written and a second try can succeed: the matched lead was
+    merged away (foreign key, 23503), or PostgreSQL chose this transaction
+    as a deadlock victim (40P01) or serialization failure (40001)."""
+    return getattr(exc.orig, "sqlstate", None) in ("23503", "40P01", "40001")
 
 
-def _webhook_transaction(engine, source_key, token, data, rng, idempotency_key) -> IntakeResult | None:
-    with write_connection(engine) as conn:
-        source = _authorised_source(conn, source_key, token)
-        if data is None:
+@contextmanager
+def _transaction(where: Session | Engine) -> Iterator[Connection]:
+    """One write transaction (on SQLite from BEGIN IMMEDIATE): the session's, or a connection's own."""
+    if isinstance(where, Engine):
+        with write_connection(where) as conn:
+            yield conn
+    else:
+        with write_transaction(where):
+            yield where.connection()
+
+
+def _step_by_step(where: Session | Engine, request: _Request) -> IntakeResult | None:
+    with _transaction(where) as conn:
+        source = _checked_source(conn, request.source)
+        if request.data is None:
             return None
-        return _register(conn, source.id, data, rng, idempotency_key, source)
+        return _store(conn, source, request)
 
 
-def _at_once(engine, source_key, token, data: ContactInput, rng, _no_key=None) -> IntakeResult:
-    """PostgreSQL, in autocommit: the source, then lead, claim, contact and
-    audit row in one statement (services/intake_sql.py), which writes all
-    or nothing. It writes nothing when the lead needs more than a new
-    contact (filling in, several leads matched); that, and a drawn operator
-    that filled up meanwhile, goes through the transaction, on the same
-    connection.
+def _at_once(engine: Engine, request: _Request) -> IntakeResult:
+    """PostgreSQL, in autocommit: the source, then one statement for the rest.
 
+    When that statement wrote nothing, the intake goes on step by step in a
+    transaction on the same connection: with the same candidates when the
+    request needs more than a new contact, or with the source read again
+    when the drawn operator had no room left (so it is not drawn again).
     Reading the source and candidates before the statement instead of in it
     changes nothing: at READ COMMITTED every statement sees the latest
     commits anyway, and the claim re-checks capacity.
     """
     with engine.connect() as conn:
         with autocommit(conn):
-            source = _authorised_source(conn, source_key, token)
-            try:
-                stored = _store_at_once(conn, source, data, rng)
-                if stored is not None:
-                    return stored
-                lead_exists = True
-            except DBAPIError as exc:
-                if getattr(exc.orig, "sqlstate", None) != CLAIM_REFUSED:
-                    raise
-                lead_exists = False
+            source = _checked_source(conn, request.source)
+            outcome = _store_at_once(conn, source, request)
+        if isinstance(outcome, IntakeResult):
+            return outcome
         with conn.begin():
-            if not lead_exists:  # the refused operator must not be drawn again
-                source = _authorised_source(conn, source_key, token)
-            return _register(conn, source.id, data, rng, None, source, lead_exists=lead_exists)
+            if outcome is _REFUSED:
+                return _store(conn, _checked_source(conn, request.source), request)
+            return _store(conn, source, request, lead_exists=True)
 
 
-def _store_at_once(conn, source: IntakeSource, data: ContactInput, rng) -> IntakeResult | None:
-    """One statement; None (nothing written) when the lead needs more than a contact."""
-    now = utcnow()
-    values = {"lead_id": None, "source_id": source.id, "name": data.name, "message": data.message,
-              "created_at": now}
-    decision = Decision(list(source.candidates), source.names)
-    draw = draw_operator(source.candidates, rng)
-    if draw is not None:
-        decision.draws.append(draw)
-        # Written as if the claim succeeds; the statement fails otherwise.
-        decision.claimed = Claimed(draw.operator_id, source.names[draw.operator_id])
-    action, details = decision.audit("auto")
-    ids = data.identifiers
-    params = {
-        **{f"new_{k}": v for k, v in values.items() if k != "lead_id"},
-        **_audit_params(now),
-        "lead_external_id": ids.external_id,
-        "lead_phone": ids.phone,
-        "lead_email": ids.email,
-        "a_action": action,
-        "a_details": audit.to_json(details),
-    }
-    if draw is not None:
-        params["chosen_id"] = draw.operator_id
-    row = (AT_ONCE_ASSIGNED if draw is not None else AT_ONCE_QUEUED).first(conn, params)
-    if row is None:
-        return None
-    values["lead_id"], lead_created, _, contact_id = row
-    return _stored(contact_id, values, decision.claimed, lead_created=lead_created)
-
-
-def _register(
-    conn: Connection,
-    source_id: int,
-    data: ContactInput,
-    rng: random.Random,
-    idempotency_key: str | None,
-    source: IntakeSource | None = None,
-    lead_exists: bool = False,
-) -> IntakeResult:
-    if idempotency_key is not None:
-        stored = _claim_idempotency_key(conn, source_id, idempotency_key, request_fingerprint(data))
-        if stored is not None:
-            return IntakeResult(body=stored, replayed=True)
-    lead_id, lead_created = resolve_lead(conn, data.identifiers, data.name, insert_first=not lead_exists)
-    result = _store_contact(conn, source_id, data, rng, lead_id, lead_created, source)
-    if idempotency_key is not None:
-        conn.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.source_id == source_id, IdempotencyKey.key == idempotency_key)
-            .values(response_body=json.dumps(result.body))
+def _checked_source(conn: Connection, named: Source | WebhookSource) -> IntakeSource:
+    """The source with its eligible operators, if the caller may use it."""
+    webhook = isinstance(named, WebhookSource)
+    try:
+        source = read_source(conn, key=named.key) if webhook else read_source(conn, source_id=named.id)
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise _StaleConnection() from exc
+        raise
+    if webhook:
+        if source is None:  # unknown or disabled
+            raise NotFound("Unknown or disabled source.")
+        if not hmac.compare_digest(named.token.encode(), source.webhook_token.encode()):
+            raise WrongToken("Missing or wrong webhook token.")
+        return source
+    # Read in the write transaction: the caller's Source may be older than a
+    # supervisor's disabling it.
+    if source is None:
+        raise NotFound(f"Source {named.id} not found.")
+    if not source.is_active:
+        raise ValidationError.single(
+            "source_id", N_("Source %(name)s is disabled: it takes no contacts.", name=source.name)
         )
+    return source
+
+
+def _store(
+    conn: Connection, source: IntakeSource, request: _Request, lead_exists: bool = False
+) -> IntakeResult:
+    """Step by step, in the caller's transaction: key, lead, claim, contact, audit row, answer."""
+    data, key = request.data, request.idempotency_key
+    if key is not None:
+        stored = _claim_idempotency_key(conn, source.id, key, request_fingerprint(data))
+        if stored is not None:
+            return IntakeResult(replayed_body=stored)
+    # The operator first, then the lead, then the contact: the order in which
+    # the one-statement strategy locks them too.
+    decision = choose_and_claim(conn, source.candidates, source.names, request.rng)
+    lead_id, lead_created = resolve_lead(conn, data.identifiers, data.name, insert_first=not lead_exists)
+    values = _contact_values(source.id, data, lead_id)
+    # A plain INSERT: the ORM's unit of work would cost more than the rest of
+    # the request's statements together.
+    contact_id = inserted_id(conn, _INSERT_CONTACT, _contact_row(values, decision.claimed))
+    action, details = decision.audit("auto")
+    audit.record(conn, action, "contact", contact_id, details)
+    result = _stored(contact_id, values, decision.claimed, lead_created)
+    if key is not None:
+        write(conn, _STORE_ANSWER, {"s_id": source.id, "s_key": key, "body": json.dumps(result.body)})
     return result
 
 
-def _store_contact(
-    conn: Connection,
-    source_id: int,
-    data: ContactInput,
-    rng: random.Random,
-    lead_id: int,
-    lead_created: bool,
-    source: IntakeSource | None,
-) -> IntakeResult:
-    """The contact of a resolved lead, handed to an operator or queued, with its audit row.
+def _store_at_once(conn: Connection, source: IntakeSource, request: _Request) -> IntakeResult | object:
+    """Lead, claim, contact and audit row in one statement (services/intake_sql.py).
 
-    On PostgreSQL (with the source's candidates read) every statement here
-    writes all or nothing, so it may also run in autocommit.
+    One try of the draw-claim loop. The result, or, when the statement wrote
+    nothing, _REFUSED (the drawn operator had no room left) or _NEEDS_MORE.
     """
-    now = utcnow()
-    values = {
+    data = request.data
+    values = _contact_values(source.id, data, None)
+    ids = data.identifiers
+    params = {
+        "new_source_id": source.id,
+        "new_name": data.name,
+        "new_message": data.message,
+        "new_created_at": values["created_at"],
+        "lead_external_id": ids.external_id,
+        "lead_phone": ids.phone,
+        "lead_email": ids.email,
+    }
+    written = []
+
+    def write(decision: Decision) -> bool:
+        # The audit row says what happens if the statement writes at all: it
+        # writes the row with the contact, or nothing.
+        action, details = decision.audit("auto")
+        row = audit.row(action, "contact", None, details)
+        if decision.claimed is None:
+            statement, chosen = AT_ONCE_QUEUED, {}
+        else:
+            statement, chosen = AT_ONCE_ASSIGNED, {"chosen_id": decision.claimed.id}
+        written.append(conn.execute(statement, {**params, **chosen, **audit_parameters(row)}).one())
+        return True  # one try only: a refused claim is retried step by step
+
+    decision = draw_and_claim(source.candidates, source.names, request.rng, write)
+    if not written:  # nobody to draw: the contact waits in the queue
+        write(decision)
+    values["lead_id"], lead_created, contact_id, refused = written[0]
+    if contact_id is None:
+        return _REFUSED if refused else _NEEDS_MORE
+    return _stored(contact_id, values, decision.claimed, lead_created)
+
+
+def _contact_values(source_id: int, data: ContactInput, lead_id: int | None) -> dict:
+    return {
         "lead_id": lead_id,
         "source_id": source_id,
         "name": data.name,
         "message": data.message,
-        "created_at": now,
+        "created_at": utcnow(),
     }
-    if source is not None and conn.dialect.name == "postgresql":
-        contact_id, claimed = _claim_and_insert(conn, source, rng, values)
-    else:
-        decision = choose_and_claim(
-            conn, source_id, rng, *((source.candidates, source.names) if source else ())
-        )
-        claimed = decision.claimed
-        contact_id = _insert_contact(conn, values, claimed)
-        action, details = decision.audit("auto")
-        audit.record(conn, action, "contact", contact_id, details)
-    return _stored(contact_id, values, claimed, lead_created)
+
+
+def _contact_row(values: dict, claimed: Claimed | None) -> dict:
+    return {
+        **values,
+        "operator_id": claimed.id if claimed else None,
+        "is_active": True,
+        "assigned_at": values["created_at"] if claimed else None,
+    }
 
 
 def _stored(contact_id: int, values: dict, claimed: Claimed | None, lead_created: bool) -> IntakeResult:
-    """The answer for the contact just written, from what the intake wrote."""
+    """The result for the contact just written, from what the intake wrote (no reload)."""
     contact = NewContact(
         id=contact_id,
         operator_id=claimed.id if claimed else None,
@@ -320,81 +360,7 @@ def _stored(contact_id: int, values: dict, claimed: Claimed | None, lead_created
         assigned_at=values["created_at"] if claimed else None,
         **values,
     )
-    # The claimed operator's id and name are known: no reload query.
-    body = serializers.intake_body(contact, lead_created, operator=claimed)
-    return IntakeResult(body=body, contact=contact)
-
-
-def _insert_contact(conn, values: dict, claimed: Claimed | None) -> int:
-    """A plain INSERT ... RETURNING id: the ORM's unit of work would cost more
-    than the rest of the request's statements together."""
-    return _INSERT_CONTACT.scalar(
-        conn,
-        {
-            **values,
-            "operator_id": claimed.id if claimed else None,
-            "is_active": True,
-            "assigned_at": values["created_at"] if claimed else None,
-        },
-    )
-
-
-def _claim_and_insert(
-    conn, source: IntakeSource, rng: random.Random, values: dict
-) -> tuple[int, Claimed | None]:
-    """PostgreSQL: the capacity claim, the contact and its audit row in one statement.
-
-    The same draw as choose_and_claim, but each try is `WITH claimed AS
-    (UPDATE operators ... RETURNING id), contact AS (INSERT INTO contacts
-    ... SELECT ... FROM claimed RETURNING id) INSERT INTO audit_events ...
-    SELECT ... FROM contact`: the contact and its audit row are inserted
-    only if the claim succeeded (operator row locked first, then the
-    contact, as everywhere). If the drawn operator filled up meanwhile
-    nothing is inserted and the draw is repeated among the rest; nobody
-    left: an unassigned contact (and its "queued" audit row), again one
-    statement.
-    """
-    decision = Decision(list(source.candidates), source.names)
-    candidates = list(source.candidates)
-    params = {f"new_{k}": v for k, v in values.items()}
-    params.update(_audit_params(values["created_at"]))
-    while candidates:
-        draw = draw_operator(candidates, rng)
-        if draw is None:
-            break
-        decision.draws.append(draw)
-        # Written as if the claim succeeds; discarded with the row otherwise.
-        decision.claimed = Claimed(draw.operator_id, source.names[draw.operator_id])
-        action, details = decision.audit("auto")
-        row = CLAIM_INSERT_AUDIT.first(
-            conn,
-            {
-                **params,
-                "chosen_id": draw.operator_id,
-                "a_action": action,
-                "a_details": audit.to_json(details),
-            },
-        )
-        if row is not None:
-            return row[0], decision.claimed
-        decision.claimed = None
-        candidates = [c for c in candidates if c.operator_id != draw.operator_id]
-    action, details = decision.audit("auto")
-    row = INSERT_QUEUED_AUDIT.first(
-        conn, {**params, "a_action": action, "a_details": audit.to_json(details)}
-    )
-    return row[0], None
-
-
-def _audit_params(now: datetime) -> dict:
-    actor = audit.current_actor()
-    return {
-        "a_created_at": now,
-        "a_user_id": actor.user_id,
-        "a_label": actor.label[:400],
-        "a_ip": actor.ip[:64] if actor.ip else None,
-        "a_request_id": actor.request_id[:64] if actor.request_id else None,
-    }
+    return IntakeResult(contact=contact, lead_created=lead_created, operator=claimed)
 
 
 def _claim_idempotency_key(conn: Connection, source_id: int, key: str, fingerprint: str) -> dict | None:
@@ -406,12 +372,8 @@ def _claim_idempotency_key(conn: Connection, source_id: int, key: str, fingerpri
     waits for it in the INSERT (PostgreSQL: the unique index; SQLite: one
     writer at a time), so the row read here is committed, body and all.
     """
-    inserted = conn.execute(
-        insert_ignoring_conflicts(conn, IdempotencyKey)
-        .values(source_id=source_id, key=key, fingerprint=fingerprint, created_at=utcnow())
-        .returning(IdempotencyKey.id)
-    ).scalar()
-    if inserted is not None:
+    values = {"source_id": source_id, "key": key, "fingerprint": fingerprint, "created_at": utcnow()}
+    if inserted_id(conn, _insert_key(conn), values) is not None:
         return None
     row = conn.execute(
         select(IdempotencyKey.fingerprint, IdempotencyKey.response_body).where(
@@ -427,9 +389,19 @@ def _claim_idempotency_key(conn: Connection, source_id: int, key: str, fingerpri
     return json.loads(body) if body else None
 
 
-_INSERT_CONTACT = Prepared(insert(Contact.__table__).returning(Contact.__table__.c.id))
-_SOURCE_STATE = Prepared(
-    select(Source.__table__.c.is_active, Source.__table__.c.name).where(
-        Source.__table__.c.id == bindparam("source_id")
-    )
+def _insert_key(conn: Connection):
+    statement = _INSERT_KEY.get(conn.dialect.name)
+    if statement is None:
+        statement = _INSERT_KEY[conn.dialect.name] = insert_ignoring_conflicts(conn, _keys)
+    return statement
+
+
+_contacts = Contact.__table__
+_INSERT_CONTACT = insert(_contacts)
+_keys = IdempotencyKey.__table__
+_INSERT_KEY: dict[str, object] = {}
+_STORE_ANSWER = (
+    update(_keys)
+    .where(_keys.c.source_id == bindparam("s_id"), _keys.c.key == bindparam("s_key"))
+    .values(response_body=bindparam("body"))
 )

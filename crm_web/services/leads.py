@@ -15,8 +15,7 @@ from ..domain.messages import N_
 from ..models import Contact, Lead, LeadDuplicate, utcnow
 from .errors import NotFound, ValidationError
 from .pagination import Page, paginate
-from .prepared import Prepared
-from .tx import insert_ignoring_conflicts
+from .tx import insert_ignoring_conflicts, inserted_id
 
 # A conflict means another request created or filled a lead meanwhile; the
 # next attempt sees it. Three rounds cover any interleaving of two requests.
@@ -25,14 +24,15 @@ MAX_MATCH_ATTEMPTS = 5
 
 _leads = Lead.__table__
 _MATCH_COLUMNS = (_leads.c.id, _leads.c.external_id, _leads.c.phone, _leads.c.email, _leads.c.name)
-# Statements built once per database and per set of identifiers given.
-_statements: dict[tuple, Prepared] = {}
+# Statements built once per database and per set of identifiers given (and
+# compiled once each, in the engine's statement cache).
+_statements: dict[tuple, object] = {}
 
 
-def _insert_lead_statement(conn: Connection) -> Prepared:
+def _insert_lead_statement(conn: Connection):
     key = ("insert", conn.dialect.name)
     if key not in _statements:
-        _statements[key] = Prepared(insert_ignoring_conflicts(conn, _leads).returning(_leads.c.id))
+        _statements[key] = insert_ignoring_conflicts(conn, _leads)
     return _statements[key]
 
 
@@ -51,7 +51,7 @@ def leads_holding(values: dict):
 def _match_statement(fields: tuple[str, ...]):
     key = ("match", fields)
     if key not in _statements:
-        _statements[key] = Prepared(leads_holding({field: bindparam(field) for field in fields}))
+        _statements[key] = leads_holding({field: bindparam(field) for field in fields})
     return _statements[key]
 
 
@@ -72,10 +72,10 @@ def resolve_lead(
     insert_lead = _insert_lead_statement(conn)
     for attempt in range(MAX_MATCH_ATTEMPTS):
         if insert_first or attempt:
-            lead_id = insert_lead.scalar(conn, {**given, "name": name, "created_at": utcnow()})
+            lead_id = inserted_id(conn, insert_lead, {**given, "name": name, "created_at": utcnow()})
             if lead_id is not None:
                 return lead_id, True
-        rows = match.all(conn, given)  # (id, external_id, phone, email, name)
+        rows = conn.execute(match, given).all()  # (id, external_id, phone, email, name)
         plan = plan_match(ids, [LeadKeys(*row[:4]) for row in rows])
         if plan.creates_lead:
             continue  # the lead that held an identifier went away meanwhile (rolled back)

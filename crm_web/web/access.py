@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import wraps
 
-from flask import Flask, abort, current_app, session
+from flask import Flask, abort, current_app, g, session
 from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import login_manager
+from ..models import User
 from ..services.signin_throttle import SigninThrottle
 from ..services.user_sessions import Lifetime, session_user
 
@@ -66,8 +68,30 @@ def configure_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
+        if g.get("user_unloadable"):
+            return None  # see below: the error page is shown as to a visitor
         try:
             user_id_number = int(user_id)
         except ValueError:
             return None
-        return session_user(db.session, user_id_number, session.get(SESSION_TOKEN), session_lifetime())
+        try:
+            user = session_user(db.session, user_id_number, session.get(SESSION_TOKEN), session_lifetime())
+        except SQLAlchemyError:
+            # The database is away: the request fails (503), and its error page,
+            # which asks for the user again, must not fail the same way.
+            db.session.rollback()
+            g.user_unloadable = True
+            raise
+        return user
+
+
+def signed_in_user() -> User | None:
+    """The signed-in `User` itself (not the `current_user` proxy), to hand to services.
+
+    The loader put it in the ORM session's identity map: no query.
+    """
+    from ..extensions import db
+
+    if not current_user.is_authenticated:  # also loads the user
+        return None
+    return db.session.get(User, int(current_user.get_id()))

@@ -24,7 +24,7 @@ from ..services.leads import earlier_contacts
 from ..services.operators import all_operators, get_operator, update_operator
 from ..services.sources import all_sources
 from . import bp
-from .access import staff_required
+from .access import signed_in_user, staff_required
 from .audit import present
 from .forms import CrmForm, apply_errors
 from .pages import (
@@ -131,9 +131,7 @@ def contacts():
         lambda number, after: service.list_contacts(db.session, filters, number, PER_PAGE, after)
     )
     args = {name: value for name, value in form.data.items() if value}
-    return render_template(
-        "contacts/list.html", form=form, page=page, args=args
-    )
+    return render_template("contacts/list.html", form=form, page=page, args=args)
 
 
 @bp.get("/contacts/<int:contact_id>")
@@ -154,9 +152,11 @@ def contact(contact_id: int):
         contact=contact,
         created=created,
         returning=earlier_contacts(db.session, contact.lead_id, contact.id) if created else None,
-        operators=assignable_operators() if contact.status == "unassigned" and current_user.is_supervisor
+        operators=assignable_operators()
+        if contact.status == "unassigned" and current_user.is_supervisor
         else [],
-        may_close=contact.is_active and (
+        may_close=contact.is_active
+        and (
             current_user.is_supervisor
             or (contact.operator_id is not None and contact.operator_id == current_user.operator_id)
         ),
@@ -170,7 +170,7 @@ def close_contact(contact_id: int):
     form = CloseForm()
     if form.validate_on_submit():
         try:
-            service.close_contact(db.session, contact_id, current_user._get_current_object())
+            service.close_contact(db.session, contact_id, signed_in_user())
         except Conflict as exc:
             if exc.code == "already_closed":
                 flash(_("Contact #%(id)s was already closed.", id=contact_id), "warning")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, render_template
+from contextlib import suppress
+
+from flask import render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..extensions import db
 from ..request_context import request_id
 
 
@@ -29,21 +30,11 @@ def error_page(status: int):
         503: (_("Temporarily unavailable"), _("The database is not answering. Try again in a moment.")),
     }
     title, text = titles.get(status, (_("Error"), _("Something went wrong.")))
-    _user_or_anonymous()
+    # Loading the signed-in user for the layout may be what failed (the
+    # database is away); the user loader then answers "a visitor" (web/access.py).
+    with suppress(SQLAlchemyError):
+        current_user.is_authenticated  # noqa: B018 - loads and caches the user
     page = render_template(
         "errors/error.html", status=status, title=title, text=text, request_id=request_id()
     )
     return page, status
-
-
-def _user_or_anonymous() -> None:
-    """Load the signed-in user now, or show the page as to a visitor.
-
-    When loading the user is what failed (the database is away), the layout
-    would try again and fail inside the error page: render it anonymous.
-    """
-    try:
-        current_user.is_authenticated  # noqa: B018 - loads and caches the user
-    except SQLAlchemyError:
-        db.session.rollback()
-        g._login_user = current_app.login_manager.anonymous_user()  # Flask-Login's per-request cache

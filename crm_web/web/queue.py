@@ -18,7 +18,7 @@ from ..services.errors import Conflict, ValidationError
 from ..services.operators import get_operator
 from ..services.stats import queue_size
 from . import bp
-from .access import staff_required, supervisor_required
+from .access import signed_in_user, staff_required, supervisor_required
 from .forms import BoundedIntegerField, CrmForm, EmptyForm
 from .pages import PER_PAGE, assignable_operators, found_or_none, page_arg, safe_next, wants_fragment
 from .validators import MAX_PAGE
@@ -58,17 +58,16 @@ def assign_contact(contact_id: int):
         operator_id = form.operator_id.data
         # Forbidden stays the 403 page: the pages never offer it (operators take only for themselves).
         try:
-            contact = service.assign_manually(
-                db.session, contact_id, operator_id, current_user._get_current_object()
-            )
+            contact = service.assign_manually(db.session, contact_id, operator_id, signed_in_user())
         except (Conflict, ValidationError) as exc:
             message, category = _assign_error(exc, contact_id, operator_id), "error"
         else:
             if operator_id == current_user.operator_id:
                 message = _("You took contact #%(id)s.", id=contact_id)
             else:
-                message = _("Contact #%(id)s assigned to %(name)s.",
-                            id=contact_id, name=contact.operator.name)
+                message = _(
+                    "Contact #%(id)s assigned to %(name)s.", id=contact_id, name=contact.operator.name
+                )
             category = "success"
     if wants_fragment():
         return _fragment(form.page.data or 1, message, category)
@@ -86,12 +85,20 @@ def drain():
     result = drain_queue(db.session, current_app.extensions["crm_rng"], limit=PAGE_DRAIN_LIMIT)
     left = queue_size(db.session)
     if result.assigned:
-        flash(ngettext("%(num)d contact distributed; %(left)d still in the queue.",
-                       "%(num)d contacts distributed; %(left)d still in the queue.",
-                       result.assigned, left=left), "success")
+        flash(
+            ngettext(
+                "%(num)d contact distributed; %(left)d still in the queue.",
+                "%(num)d contacts distributed; %(left)d still in the queue.",
+                result.assigned,
+                left=left,
+            ),
+            "success",
+        )
     else:
-        flash(_("Nobody with free capacity for the queued contacts; %(left)d still in the queue.",
-                left=left), "error")
+        flash(
+            _("Nobody with free capacity for the queued contacts; %(left)d still in the queue.", left=left),
+            "error",
+        )
     return redirect(url_for("web.queue"), code=303)
 
 
@@ -99,17 +106,24 @@ def _assign_error(exc: Exception, contact_id: int, operator_id: int) -> str:
     """A race lost or a stale choice, said plainly (the service changed nothing)."""
     code = getattr(exc, "code", None)
     if code == "not_unassigned":
-        return _("Contact #%(id)s was already taken or closed by someone else; nothing changed.",
-                 id=contact_id)
+        return _(
+            "Contact #%(id)s was already taken or closed by someone else; nothing changed.", id=contact_id
+        )
     operator = found_or_none(get_operator, operator_id)
     if operator is None:
         return _("That operator no longer exists; choose another one.")
     if code == "operator_at_capacity":
-        return _("%(name)s has no free capacity any more; contact #%(id)s is still in the queue.",
-                 name=operator.name, id=contact_id)
+        return _(
+            "%(name)s has no free capacity any more; contact #%(id)s is still in the queue.",
+            name=operator.name,
+            id=contact_id,
+        )
     if code == "operator_inactive":
-        return _("%(name)s is paused and takes no contacts; contact #%(id)s is still in the queue.",
-                 name=operator.name, id=contact_id)
+        return _(
+            "%(name)s is paused and takes no contacts; contact #%(id)s is still in the queue.",
+            name=operator.name,
+            id=contact_id,
+        )
     return _("Contact #%(id)s could not be assigned; nothing changed.", id=contact_id)
 
 
@@ -129,8 +143,10 @@ def _queue_context(page_number: int) -> dict:
 
 def _fragment(page_number: int, message: str | None = None, category: str | None = None):
     """The table alone, plus out-of-band updates of the message and the nav badge."""
-    response = make_response(render_template(
-        "queue/_rows.html", oob=True, message=message, category=category, **_queue_context(page_number)
-    ))
+    response = make_response(
+        render_template(
+            "queue/_rows.html", oob=True, message=message, category=category, **_queue_context(page_number)
+        )
+    )
     response.vary.add("HX-Request")
     return response

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import abort, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from wtforms import StringField
 from wtforms.validators import Length, Optional
 
@@ -14,14 +13,17 @@ from ..models import utcnow
 from ..services import users as service
 from ..services.errors import ValidationError
 from . import bp
-from .access import staff_required
+from .access import signed_in_user, staff_required
 from .forms import BoundedIntegerField, CrmForm, EmptyForm, apply_errors
 from .pages import render_form
 
 
 class TokenForm(CrmForm):
-    label = StringField(_l("Label"), validators=[Optional(), Length(max=service.MAX_TOKEN_LABEL)],
-                        description=_l("What the token is for, e.g. the integration that uses it."))
+    label = StringField(
+        _l("Label"),
+        validators=[Optional(), Length(max=service.MAX_TOKEN_LABEL)],
+        description=_l("What the token is for, e.g. the integration that uses it."),
+    )
     expires_in_days = BoundedIntegerField(
         _l("Expires after (days)"),
         validators=[Optional()],
@@ -32,10 +34,17 @@ class TokenForm(CrmForm):
 
 
 def _page(form: TokenForm, new_token: str | None = None, status: int = 200):
-    tokens = service.tokens_of(db.session, current_user._get_current_object())
+    tokens = service.tokens_of(db.session, signed_in_user())
     # The page with a new secret must not be kept by the browser or a proxy.
-    return render_form("tokens/list.html", form, status=status, headers={"Cache-Control": "no-store"},
-                       tokens=tokens, new_token=new_token, now=utcnow())
+    return render_form(
+        "tokens/list.html",
+        form,
+        status=status,
+        headers={"Cache-Control": "no-store"},
+        tokens=tokens,
+        new_token=new_token,
+        now=utcnow(),
+    )
 
 
 @bp.get("/tokens")
@@ -51,7 +60,7 @@ def issue_token():
     if form.validate_on_submit():
         try:
             token = service.issue_token_for_days(
-                db.session, current_user._get_current_object(), form.label.data, form.expires_in_days.data
+                db.session, signed_in_user(), form.label.data, form.expires_in_days.data
             )
         except ValidationError as exc:
             apply_errors(form, exc)
@@ -66,6 +75,6 @@ def issue_token():
 def revoke_token(token_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
-    token = service.revoke_token(db.session, token_id, current_user._get_current_object(), own_only=True)
+    token = service.revoke_token(db.session, token_id, signed_in_user(), own_only=True)
     flash(_("Token #%(id)s is revoked: it no longer works.", id=token.id), "success")
     return redirect(url_for("web.tokens"), code=303)

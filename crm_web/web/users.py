@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Length
 
@@ -16,7 +15,7 @@ from ..services.operators import all_operators
 from ..services.users import MIN_PASSWORD
 from ..services.validation import MAX_ID
 from . import bp
-from .access import supervisor_required
+from .access import signed_in_user, supervisor_required
 from .forms import CrmForm, EmptyForm, apply_errors
 from .pages import render_form
 from .validators import int_in
@@ -73,12 +72,13 @@ def toggle_user(user_id: int):
     if EmptyForm().validate_on_submit():
         enable = not user.is_enabled
         try:
-            service.set_user_enabled(db.session, user_id, enable, current_user._get_current_object())
+            service.set_user_enabled(db.session, user_id, enable, signed_in_user())
         except Forbidden:
             flash(_("You cannot disable your own account."), "error")
         else:
             flash(
-                _("%(email)s can sign in again.", email=user.email) if enable
+                _("%(email)s can sign in again.", email=user.email)
+                if enable
                 else _("%(email)s is disabled: no sign-in, no API access.", email=user.email),
                 "success",
             )
@@ -93,7 +93,7 @@ def reset_password(user_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        user, one_time = service.reset_password(db.session, user_id, current_user._get_current_object())
+        user, one_time = service.reset_password(db.session, user_id, signed_in_user())
     except Forbidden:
         flash(_("Change your own password on the Change password page."), "error")
         return redirect(url_for("web.users"), code=303)

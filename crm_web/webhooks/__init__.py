@@ -20,7 +20,7 @@ from ..json_body import parse_json
 from ..json_errors import error_response
 from ..request_context import set_request_actor
 from ..services.errors import NotFound, ValidationError
-from ..services.intake import IdempotencyKeyReused, WrongToken, webhook_intake
+from ..services.intake import IdempotencyKeyReused, WebhookSource, WrongToken, register_contact
 from ..services.site_forms import site_form
 
 bp = Blueprint("webhooks", __name__)
@@ -67,8 +67,8 @@ def receive(source_key: str):
     key = request.headers.get("Idempotency-Key")
     data, failure = _prepare(key)
     try:
-        result = webhook_intake(
-            db.engine, source_key, token, data, current_app.extensions["crm_rng"], idempotency_key=key
+        result = register_contact(
+            db.engine, WebhookSource(source_key, token), data, current_app.extensions["crm_rng"], key
         )
     except NotFound as exc:
         return error_response(404, exc.message)
