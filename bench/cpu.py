@@ -43,7 +43,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def _driver_url(url: str) -> str:
-    from crm_web.config import _normalise_database_url
+    from crm_web.core.config import _normalise_database_url
 
     return _normalise_database_url(url)
 
@@ -55,7 +55,7 @@ def seed(url: str) -> None:
     from flask_migrate import upgrade
 
     from crm_web import create_app
-    from crm_web.extensions import db
+    from crm_web.core.extensions import db
     from crm_web.models import Distribution, Operator, Source
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": _driver_url(url), "CRM_WEBHOOK_RATE_LIMIT": ""})

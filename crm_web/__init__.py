@@ -10,18 +10,19 @@ from dotenv import load_dotenv
 from flask import Flask, abort
 
 from .autodrain import configure_auto_drain
-from .body_limit import configure_body_limit
-from .config import load_settings
-from .database import configure_engine, engine_options
-from .extensions import csrf, db, limiter, login_manager
-from .json_errors import register_json_errors
-from .logs import configure_logging
-from .proxy import configure_proxy
-from .request_context import configure_request_context
-from .security import configure_security_headers
+from .core.body_limit import configure_body_limit
+from .core.config import load_settings
+from .core.database import configure_engine, engine_options
+from .core.errors import register_error_handlers
+from .core.extensions import csrf, db, limiter, login_manager
+from .core.logs import configure_logging
+from .core.proxy import configure_proxy
+from .core.request_context import configure_request_context
+from .core.security_headers import configure_security_headers
+from .core.sessions import PagesOnlySessionInterface
 from .services.users import use_password_profile
 from .services.validation import is_id
-from .sessions import PagesOnlySessionInterface
+from .web.errors import error_page
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,8 +31,8 @@ class CrmFlask(Flask):
     """Flask, remembering which functions are coroutines.
 
     Flask passes every hook and view through `ensure_sync` on every request,
-    and each call asks `inspect.iscoroutinefunction` again: 13 times per
-    webhook call (about 1 % of its instructions). The functions are fixed
+    and each call asks `inspect.iscoroutinefunction` again, many times per
+    webhook call. The functions are fixed
     once the app is built, so the answer is kept per function.
     """
 
@@ -71,7 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config["CRM_DB_POOL_SIZE"]),
     )
     # The webhook is the only rate-limited route: with its limit off, keep
-    # Flask-Limiter out of every request (its checks cost ~30 % of a bare request).
+    # Flask-Limiter out of every request (its checks cost more than a bare request's work).
     app.config.setdefault("RATELIMIT_ENABLED", bool(app.config["CRM_WEBHOOK_RATE_LIMIT"]))
     app.json.sort_keys = False  # keep fields in the documented order
     # The random source of operator choice; tests put a seeded one here.
@@ -85,7 +86,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_request_context(app)
     configure_auto_drain(app)
     register_blueprints(app)
-    register_json_errors(app)
+    register_error_handlers(app, error_page)
     configure_security_headers(app)
     register_commands(app)
     return app
@@ -107,7 +108,7 @@ def configure_extensions(app: Flask) -> None:
         )
     csrf.init_app(app)
     # Its remember-me hook runs after every request; on the webhook and the
-    # API it only looks into their empty session (sessions.py), which then
+    # API it only looks into their empty session (core/sessions.py), which then
     # saves nothing.
     login_manager.init_app(app)
     limiter.init_app(app)
@@ -123,7 +124,7 @@ def register_blueprints(app: Flask) -> None:
                 abort(404)
 
     from .api import bp as api_bp
-    from .health import bp as health_bp
+    from .core.health import bp as health_bp
     from .web.setup import configure_web
     from .webhooks import bp as webhooks_bp
 

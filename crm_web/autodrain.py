@@ -18,9 +18,9 @@ import time
 from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from .extensions import db
-from .request_context import request_id
-from .services.audit import Actor, acting_as
+from .core.actor import Actor, acting_as
+from .core.extensions import db
+from .core.request_context import request_id
 from .services.drain import drain_queue, return_unopened, take_capacity_freed
 
 log = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ import secrets
 import click
 from flask.cli import AppGroup
 
-from .extensions import db
-from .services.audit import Actor, acting_as
-from .services.errors import ServiceError, ValidationError
+from .core.actor import Actor, acting_as
+from .core.extensions import db
+from .domain.errors import ServiceError, ValidationError
 from .services.users import create_user, issue_token, require_user, set_password, set_user_enabled
 
 users_cli = AppGroup("users", help="Staff users and their API tokens.")
@@ -123,7 +123,7 @@ def drain_queue_command(limit: int | None):
     """Hand queued contacts, oldest first, to operators with free capacity."""
     from flask import current_app
 
-    from .services.audit import Actor, acting_as
+    from .core.actor import Actor, acting_as
     from .services.drain import drain_queue
     from .services.stats import queue_size
 
@@ -141,7 +141,7 @@ def return_unopened_command(minutes: int | None):
     from flask import current_app
 
     from .autodrain import sweep_unopened
-    from .services.audit import Actor, acting_as
+    from .core.actor import Actor, acting_as
 
     if minutes:
         current_app.config["CRM_RETURN_AFTER_MINUTES"] = minutes

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from .extensions import db
+from .core.extensions import db
 
 
 def utcnow() -> datetime:
@@ -143,6 +143,7 @@ class Operator(db.Model):
         return self.active_load
 
 
+# Declared like LeadDuplicate (a pair of foreign keys, unique together): a declaration, not logic.
 class Distribution(db.Model):
     """A rule: contacts of `source` may go to `operator` with `weight`."""
 

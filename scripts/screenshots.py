@@ -77,8 +77,8 @@ def prepare_database(workdir: Path) -> str:
     run([flask, "crm", "demo", "--password", PASSWORD], env)
 
     from crm_web import create_app
+    from crm_web.core.extensions import db
     from crm_web.domain.identifiers import parse_contact_input
-    from crm_web.extensions import db
     from crm_web.services.intake import register_contact
     from crm_web.services.sources import create_source
 

@@ -25,7 +25,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key")
 os.environ.setdefault("CRM_PASSWORD_PROFILE", "test")
 
 from crm_web import create_app  # noqa: E402
-from crm_web.extensions import db  # noqa: E402
+from crm_web.core.extensions import db  # noqa: E402
 from tests.helpers import PASSWORD, csrf_from, recorded_statements  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("CRM_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")

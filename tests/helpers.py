@@ -11,7 +11,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
+from crm_web.services import driver_sql
 
 PASSWORD = "password-123"  # what tests/conftest.py's factory gives every staff user
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -82,10 +83,31 @@ def recorded_statements(app) -> Iterator[StatementLog]:
 
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", before_cursor_execute)
     event.listen(engine, "begin", begin)
     try:
-        yield log
+        with before_statements(app, before_cursor_execute):
+            yield log
     finally:
-        event.remove(engine, "before_cursor_execute", before_cursor_execute)
         event.remove(engine, "begin", begin)
+
+
+@contextmanager
+def before_statements(app, listener) -> Iterator[None]:
+    """`listener` called before every statement of the app's engine, as SQLAlchemy's
+    `before_cursor_execute` listeners are (conn, cursor, statement, parameters,
+    context, executemany): those SQLAlchemy executes, and those the intake runs
+    on the driver's cursor (crm_web/services/driver_sql.py; cursor and context None)."""
+    with app.app_context():
+        engine = db.engine
+
+    def driver_statement(conn, statement, parameters):
+        if conn.engine is engine:
+            listener(conn, None, statement, parameters, None, False)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    driver_sql.statement_hooks.append(driver_statement)
+    try:
+        yield
+    finally:
+        driver_sql.statement_hooks.remove(driver_statement)
+        event.remove(engine, "before_cursor_execute", listener)

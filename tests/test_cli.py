@@ -2,7 +2,7 @@
 
 from sqlalchemy import func, select
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import Contact, Distribution, Operator, Source, User
 from crm_web.services.users import user_for_token
 

@@ -3,7 +3,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 
 
 def test_models_and_migrations_agree(app):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ..json_errors import error_response
+from ..core.errors import error_response
 from .common import ApiError, authenticate
 from .page_rules import register as register_page_rules
 

@@ -7,11 +7,11 @@ from typing import TypeVar
 
 from flask import current_app, g, request
 
-from ..extensions import db
-from ..json_body import parse_json
+from ..core.extensions import db
+from ..core.json_body import parse_json
+from ..core.request_context import set_request_actor
+from ..domain.errors import Forbidden
 from ..models import User
-from ..request_context import set_request_actor
-from ..services.errors import Forbidden
 from ..services.users import user_for_token
 from ..services.validation import check
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from ..extensions import db
-from ..serializers import ContactPage, contact_dict, page_dict
+from ..core.extensions import db
+from ..domain.errors import NotFound, ValidationError
 from ..services import contacts as service
-from ..services.errors import NotFound, ValidationError
 from ..services.intake import register_contact
 from ..services.sources import get_source
 from . import bp
 from .common import body, current_user, query, rng
 from .schemas import Assign, ContactCreate, ContactQuery
+from .serializers import ContactPage, contact_dict, intake_body, page_dict
 
 
 @bp.post("/contacts")
@@ -21,7 +21,7 @@ def create_contact():
     except NotFound as exc:
         raise ValidationError.single("source_id", f"Source {given.source_id} does not exist.") from exc
     result = register_contact(db.session, source, given.contact, rng())
-    return result.body, 201
+    return intake_body(result), 201
 
 
 @bp.get("/contacts")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..extensions import db
-from ..serializers import LeadPage, lead_dict, page_dict
+from ..core.extensions import db
 from ..services import leads as service
 from . import bp
 from .common import query
 from .schemas import LeadQuery
+from .serializers import LeadPage, lead_dict, page_dict
 
 
 @bp.get("/leads")

@@ -3,7 +3,7 @@
 Schemas are not written here: they are the JSON Schemas of the pydantic
 models that validate the requests and serialise the answers
 (services/operators.py, services/sources.py, api/schemas.py,
-crm_web/serializers.py). This module adds what only a document has: the
+crm_web/api/serializers.py). This module adds what only a document has: the
 table of routes (path, method, request and answer models, statuses) and
 the words around them.
 
@@ -22,15 +22,15 @@ from functools import cache
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
-from .. import serializers as answers
-from ..body_limit import size_text
-from ..config import MAX_REQUEST_BODY
+from ..core.body_limit import size_text
+from ..core.config import MAX_REQUEST_BODY
 from ..services.operators import OperatorCreate, OperatorPatch
 from ..services.sources import DistributionPut, SourceCreate, SourcePatch
 from ..services.validation import MAX_ID
 from ..webhooks import FORM_TYPES, MAX_IDEMPOTENCY_KEY
 from ..webhooks import MAX_BODY as WEBHOOK_MAX_BODY
 from . import schemas
+from . import serializers as answers
 from .schemas import Assign, ContactCreate, ContactQuery, LeadQuery, PageQuery, WebhookFields
 
 JSON = "application/json"

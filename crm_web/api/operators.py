@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..extensions import db
-from ..serializers import OperatorDeleted, OperatorPage, dump, operator_dict, page_dict
+from ..core.extensions import db
 from ..services import operators as service
 from . import bp
 from .common import json_object, query, supervisor_only
 from .schemas import PageQuery
+from .serializers import OperatorDeleted, OperatorPage, dump, operator_dict, page_dict
 
 
 @bp.get("/operators")

@@ -1,8 +1,8 @@
 """The API's own request shapes (query strings, staff intake, assignment) and the error and health shapes.
 
 Bodies the services take are declared with them (services/operators.py,
-services/sources.py); answers in crm_web/serializers.py. Error and health
-bodies are built by crm_web/json_errors.py and crm_web/health.py: declared
+services/sources.py); answers in crm_web/api/serializers.py. Error and health
+bodies are built by crm_web/core/errors.py and crm_web/core/health.py: declared
 here for the OpenAPI document.
 """
 
@@ -21,9 +21,9 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from ..domain import errors
 from ..domain.identifiers import MAX_EXTERNAL_ID, MAX_MESSAGE, MAX_NAME, MAX_RAW_PHONE, parse_contact_input
 from ..domain.messages import N_
-from ..services import errors
 from ..services.contacts import STATUSES
 from ..services.leads import search_identifiers
 from ..services.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE

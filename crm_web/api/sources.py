@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..extensions import db
-from ..serializers import SUPERVISOR_FIELDS, SourcePage, distribution_dict, page_dict, source_dict
+from ..core.extensions import db
 from ..services import sources as service
 from . import bp
 from .common import current_user, json_object, query, supervisor_only
 from .schemas import PageQuery
+from .serializers import SUPERVISOR_FIELDS, SourcePage, distribution_dict, page_dict, source_dict
 
 
 @bp.get("/sources")

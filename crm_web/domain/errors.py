@@ -1,4 +1,4 @@
-"""Validation errors carried from the domain to every entry point."""
+"""Named errors raised by the domain and the services; one handler (core/errors.py) maps them to responses."""
 
 from __future__ import annotations
 
@@ -16,3 +16,25 @@ class ValidationError(ValueError):
     @classmethod
     def single(cls, field: str, message: str) -> ValidationError:
         return cls({field: [message]}, message)
+
+
+class ServiceError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class NotFound(ServiceError):
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    code = "conflict"
+
+
+class Forbidden(ServiceError):
+    code = "forbidden"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy import and_, bindparam, select, true, update
 from sqlalchemy.engine import Connection
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.choice import Candidate, Draw, draw_operator
 from ..models import Distribution, Operator, Source
+from .driver_sql import DriverStatement
 from .tx import write
 
 _NO_SYNC = {"synchronize_session": False}
@@ -73,14 +75,19 @@ def _source_and_candidates(*source_columns, where):
 # The intake's first statement: the webhook's active source by key (a disabled
 # one is as unknown), or the source a staff member chose, which says whether
 # it is active (a disabled one is refused with its name).
-_SOURCE_BY_KEY = _source_and_candidates(
+_SOURCE_BY_KEY = DriverStatement(_source_and_candidates(
     _sources.c.id, _sources.c.webhook_token,
     where=and_(_sources.c.key == bindparam("key"), _sources.c.is_active.is_(true())),
-)
-_SOURCE_BY_ID = _source_and_candidates(
+))
+_SOURCE_BY_ID = DriverStatement(_source_and_candidates(
     _sources.c.id, _sources.c.webhook_token, _sources.c.is_active, _sources.c.name,
     where=_sources.c.id == bindparam("source_id"),
-)
+))
+
+
+def _weight(value) -> Decimal:
+    """A weight as the driver returns it: Decimal from psycopg, a float or an int from sqlite3."""
+    return value if isinstance(value, Decimal) else Decimal(f"{value:.2f}")
 # The atomic claim of one unit of an operator's capacity.
 _TAKE = (
     update(_ops)
@@ -90,17 +97,21 @@ _TAKE = (
     )
     .values(active_load=_ops.c.active_load + 1)
 )
-_CLAIM = _TAKE.returning(_ops.c.id, _ops.c.name)
+_CLAIM = DriverStatement(_TAKE.returning(_ops.c.id, _ops.c.name))
 
 
 @dataclass(frozen=True)
 class Claimed:
+    """The operator whose capacity was claimed: id and name, for the answer."""
+
     id: int
     name: str
 
 
 @dataclass(frozen=True)
 class IntakeSource:
+    """A source as the intake reads it: with its candidates for the draw."""
+
     id: int
     webhook_token: str
     candidates: list[Candidate]  # eligible when read
@@ -115,17 +126,17 @@ def read_source(
     """The source with its eligible operators, in one statement: by its webhook
     key (active sources only), or by id (whatever its state)."""
     if key is not None:
-        rows = conn.execute(_SOURCE_BY_KEY, {"key": key}).all()
+        rows = _SOURCE_BY_KEY.all(conn, {"key": key})
         state = 2
     else:
-        rows = conn.execute(_SOURCE_BY_ID, {"source_id": source_id}).all()
+        rows = _SOURCE_BY_ID.all(conn, {"source_id": source_id})
         state = 4
     if not rows:
         return None
     eligible = [row[state:] for row in rows if row[state] is not None]
     return IntakeSource(
         *rows[0][:2],
-        [Candidate(op_id, weight, True, load, cap) for op_id, _, weight, load, cap in eligible],
+        [Candidate(op_id, _weight(weight), True, load, cap) for op_id, _, weight, load, cap in eligible],
         {op_id: op_name for op_id, op_name, *_ in eligible},
         *rows[0][2:state],
     )
@@ -231,8 +242,8 @@ def take_capacity(conn: Connection, operator_id: int) -> bool:
 
 def claim_capacity(conn: Connection, operator_id: int) -> Claimed | None:
     """`take_capacity`, answering with the operator's id and name (None if it has no capacity)."""
-    row = conn.execute(_CLAIM, {"chosen_id": operator_id}).first()
-    return Claimed(*row) if row else None
+    rows = _CLAIM.all(conn, {"chosen_id": operator_id})
+    return Claimed(*rows[0]) if rows else None
 
 
 def release_capacity(session: Session, operator_id: int) -> None:

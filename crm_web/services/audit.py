@@ -10,10 +10,6 @@ free of Flask. Outside any request the actor is "system".
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,39 +17,9 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from ..core.actor import Actor, current_actor
 from ..models import AuditEvent, utcnow
 from .tx import write
-
-
-@dataclass(frozen=True)
-class Actor:
-    label: str  # an email, "webhook <key>", "api <email>", "cli", "system"
-    user_id: int | None = None
-    ip: str | None = None
-    request_id: str | None = None
-
-
-SYSTEM = Actor("system")
-_actor: ContextVar[Actor] = ContextVar("crm_audit_actor", default=SYSTEM)
-
-
-def current_actor() -> Actor:
-    return _actor.get()
-
-
-def set_actor(actor: Actor) -> None:
-    """Set for the rest of the current request (entry points call this)."""
-    _actor.set(actor)
-
-
-@contextmanager
-def acting_as(actor: Actor) -> Iterator[Actor]:
-    """Set the actor for a block (CLI commands, background work, tests)."""
-    token = _actor.set(actor)
-    try:
-        yield actor
-    finally:
-        _actor.reset(token)
 
 
 def _default(value):
@@ -86,7 +52,7 @@ def row(
     does the intake's one-statement strategy (services/intake_sql.py), which
     takes it as parameters of its statement.
     """
-    actor = actor or _actor.get()
+    actor = actor or current_actor()
     return {
         "created_at": utcnow(),
         "actor_user_id": actor.user_id,

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from ..domain.errors import Conflict, Forbidden, NotFound, ValidationError
 from ..domain.messages import N_
 from ..models import Contact, Operator, User, utcnow
 from .assignment import claim_capacity, lock_operator, release_capacity
 from .audit import record
 from .drain import mark_capacity_freed
-from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .pagination import Page, paginate
 from .tx import write_transaction
 from .validation import get_by_id

@@ -27,25 +27,23 @@ from __future__ import annotations
 import hmac
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from .. import serializers
+from ..domain.errors import NotFound, ServiceError, ValidationError
 from ..domain.idempotency import request_fingerprint
 from ..domain.identifiers import ContactInput
 from ..domain.messages import N_
 from ..models import Contact, IdempotencyKey, Source, utcnow
 from . import audit
 from .assignment import Claimed, Decision, IntakeSource, choose_and_claim, draw_and_claim, read_source
-from .errors import NotFound, ServiceError, ValidationError
 from .intake_sql import AT_ONCE_ASSIGNED, AT_ONCE_QUEUED, audit_parameters
 from .leads import resolve_lead
 from .sources import KEY_RE
@@ -59,6 +57,8 @@ from .tx import (
 )
 
 
+# The records below are declarations; their likeness to other small frozen
+# dataclasses (services/assignment.py, web/charts.py) is shape only.
 @dataclass(frozen=True)
 class WebhookSource:
     """A source as the webhook names it: its key, and the token the request brought."""
@@ -93,25 +93,17 @@ class IntakeResult:
 
     contact: NewContact | None = None  # None when the answer was replayed
     lead_created: bool = False
-    operator: Claimed | None = None
-    replayed_body: dict | None = None
-
-    @cached_property
-    def body(self) -> dict:
-        """The answer of the webhook and the API: built when first asked for, after the
-        commit (not while SQLite's writer turn is held), from what the intake wrote."""
-        if self.replayed_body is not None:
-            return self.replayed_body
-        # The claimed operator's id and name are known: no reload query.
-        return serializers.intake_body(self.contact, self.lead_created, operator=self.operator)
+    operator: Claimed | None = None  # the claimed operator's id and name: no reload to answer
+    replayed_answer: dict | None = None  # what the caller's `answer` gave the first request
 
     @property
     def replayed(self) -> bool:
-        return self.replayed_body is not None
+        return self.replayed_answer is not None
 
-    @property
-    def operator_available(self) -> bool:
-        return bool(self.body["operator_available"])
+
+# The caller's answer to a stored contact (an HTTP body): stored with an
+# Idempotency-Key, so that a repeat gets exactly the first answer.
+Answer = Callable[[IntakeResult], dict]
 
 
 class WrongToken(ServiceError):
@@ -133,6 +125,7 @@ class _Request:
     data: ContactInput | None
     rng: random.Random
     idempotency_key: str | None
+    answer: Answer | None
 
 
 class _StaleConnection(Exception):
@@ -150,6 +143,7 @@ def register_contact(
     data: ContactInput | None,
     rng: random.Random,
     idempotency_key: str | None = None,
+    answer: Answer | None = None,
 ) -> IntakeResult | None:
     """Store the contact, match its lead and hand it to an operator, atomically.
 
@@ -163,7 +157,8 @@ def register_contact(
     IdempotencyKeyReused (the key came first with another request). `data`
     is None when the webhook refused the request itself (its error is the
     caller's to answer once the source and token have passed): nothing is
-    written and None is returned.
+    written and None is returned. With an `idempotency_key`, `answer` turns
+    the result into the body stored for repeats of the request.
 
     Tried again once, as nothing had been written, when the pooled
     connection is found dead at the first statement (the database was
@@ -173,7 +168,9 @@ def register_contact(
     """
     if isinstance(source, WebhookSource) and not KEY_RE.match(source.key):
         raise NotFound("Unknown or disabled source.")  # also keeps NUL bytes away from PostgreSQL
-    request = _Request(source, data, rng, idempotency_key)
+    if idempotency_key is not None and answer is None:
+        raise TypeError("an Idempotency-Key needs the answer to store")
+    request = _Request(source, data, rng, idempotency_key, answer)
     at_once = (
         isinstance(where, Engine)
         and where.dialect.name == "postgresql"
@@ -274,7 +271,7 @@ def _store(
     if key is not None:
         stored = _claim_idempotency_key(conn, source.id, key, request_fingerprint(data))
         if stored is not None:
-            return IntakeResult(replayed_body=stored)
+            return IntakeResult(replayed_answer=stored)
     # The operator first, then the lead, then the contact: the order in which
     # the one-statement strategy locks them too.
     decision = choose_and_claim(conn, source.candidates, source.names, request.rng)
@@ -287,7 +284,8 @@ def _store(
     audit.record(conn, action, "contact", contact_id, details)
     result = _stored(contact_id, values, decision.claimed, lead_created)
     if key is not None:
-        write(conn, _STORE_ANSWER, {"s_id": source.id, "s_key": key, "body": json.dumps(result.body)})
+        body = json.dumps(request.answer(result))
+        write(conn, _STORE_ANSWER, {"s_id": source.id, "s_key": key, "body": body})
     return result
 
 
@@ -320,7 +318,7 @@ def _store_at_once(conn: Connection, source: IntakeSource, request: _Request) ->
             statement, chosen = AT_ONCE_QUEUED, {}
         else:
             statement, chosen = AT_ONCE_ASSIGNED, {"chosen_id": decision.claimed.id}
-        written.append(conn.execute(statement, {**params, **chosen, **audit_parameters(row)}).one())
+        written.append(statement.one(conn, {**params, **chosen, **audit_parameters(row)}))
         return True  # one try only: a refused claim is retried step by step
 
     decision = draw_and_claim(source.candidates, source.names, request.rng, write)

@@ -50,6 +50,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ..models import AuditEvent, Contact, Lead, Operator, UTCDateTime
 from .assignment import HAS_CAPACITY
+from .driver_sql import DriverStatement
 from .leads import leads_holding
 
 _contacts = Contact.__table__
@@ -178,5 +179,6 @@ def _queued():
 
 
 # With a drawn operator, and for a source with nobody free (the contact queued).
-AT_ONCE_ASSIGNED = _assigned()
-AT_ONCE_QUEUED = _queued()
+# Run on psycopg's cursor (driver_sql.py): the answer is integers and booleans.
+AT_ONCE_ASSIGNED = DriverStatement(_assigned())
+AT_ONCE_QUEUED = DriverStatement(_queued())

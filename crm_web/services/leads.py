@@ -9,11 +9,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from ..domain.errors import NotFound, ValidationError
 from ..domain.identifiers import Identifiers, normalize_email, normalize_external_id, normalize_phone
 from ..domain.matching import LeadKeys, plan_match
 from ..domain.messages import N_
 from ..models import Contact, Lead, LeadDuplicate, utcnow
-from .errors import NotFound, ValidationError
 from .pagination import Page, paginate
 from .tx import insert_ignoring_conflicts, inserted_id
 
@@ -160,12 +160,21 @@ def list_leads(
 
 
 def get_lead(session: Session, lead_id: int) -> Lead:
+    """The lead with every contact and its operator loaded up front."""
+    return _lead_with_contacts(session, lead_id, Contact.operator)
+
+
+def lead_with_history(session: Session, lead_id: int) -> Lead:
+    """The lead with every contact, its source and operator loaded up front."""
+    return _lead_with_contacts(session, lead_id, Contact.operator, Contact.source)
+
+
+def _lead_with_contacts(session: Session, lead_id: int, *of_contact) -> Lead:
+    """The lead; its contacts and their relations `of_contact` selectin-loaded with it (no N+1)."""
     lead = session.scalar(
         select(Lead)
         .where(Lead.id == lead_id)
-        .options(
-            selectinload(Lead.contacts).selectinload(Contact.operator),
-        )
+        .options(*(selectinload(Lead.contacts).selectinload(relation) for relation in of_contact))
     )
     if lead is None:
         raise NotFound(f"Lead {lead_id} not found.")
@@ -234,21 +243,6 @@ def _search_condition(text: str, region: str):
 def _contains(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-def lead_with_history(session: Session, lead_id: int) -> Lead:
-    """The lead with every contact, its source and operator loaded up front."""
-    lead = session.scalar(
-        select(Lead)
-        .where(Lead.id == lead_id)
-        .options(
-            selectinload(Lead.contacts).selectinload(Contact.operator),
-            selectinload(Lead.contacts).selectinload(Contact.source),
-        )
-    )
-    if lead is None:
-        raise NotFound(f"Lead {lead_id} not found.")
-    return lead
 
 
 def earlier_contacts(session: Session, lead_id: int, contact_id: int) -> int:

@@ -22,10 +22,10 @@ from datetime import datetime
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from ..domain.errors import Conflict, NotFound, ValidationError
 from ..domain.messages import N_
 from ..models import AuditEvent, Contact, Lead, LeadDuplicate, utcnow
 from .audit import record
-from .errors import Conflict, NotFound, ValidationError
 from .pagination import Page, paginate
 from .tx import write_transaction
 

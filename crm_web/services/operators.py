@@ -6,15 +6,15 @@ from collections.abc import Mapping
 
 from pydantic import ConfigDict, Field, StrictBool
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..domain.errors import Conflict, NotFound
 from ..domain.messages import N_
 from ..models import Contact, Distribution, Operator, utcnow
 from .assignment import lock_operator
-from .audit import changes, record
+from .audit import record
 from .drain import mark_capacity_freed
-from .errors import Conflict, NotFound
+from .editing import add_audited, update_audited
 from .pagination import Page, paginate
 from .tx import write_transaction
 from .validation import InputModel, IntIn, TextOf, check, get_by_id
@@ -82,6 +82,11 @@ def _duplicate_name(name: str) -> Conflict:
     return Conflict(N_("An operator named %(name)r already exists.", name=name), "duplicate_name")
 
 
+def _name_won_meanwhile() -> Conflict:
+    """A concurrent save took the name between our check and our flush."""
+    return Conflict(N_("An operator with this name already exists."), "duplicate_name")
+
+
 def create_operator(session: Session, data: Mapping) -> Operator:
     values = _parse(data, partial=False)
     values.setdefault("is_active", True)
@@ -89,12 +94,7 @@ def create_operator(session: Session, data: Mapping) -> Operator:
         if _name_taken(session, values["name"]):
             raise _duplicate_name(values["name"])
         operator = Operator(**values, active_load=0, created_at=utcnow())
-        session.add(operator)
-        try:
-            session.flush()
-        except IntegrityError as exc:  # a concurrent create won the name
-            raise Conflict(N_("An operator with this name already exists."), "duplicate_name") from exc
-        record(session, "operator.created", "operator", operator.id, {"after": _audited(operator)})
+        add_audited(session, operator, _audited, "operator.created", "operator", _name_won_meanwhile())
     return operator
 
 
@@ -104,18 +104,11 @@ def update_operator(session: Session, operator_id: int, data: Mapping) -> Operat
         operator = get_operator(session, operator_id)
         if "name" in values and _name_taken(session, values["name"], operator_id):
             raise _duplicate_name(values["name"])
-        before = _audited(operator)
         # Lowering max_load below the current load is allowed: the operator
         # keeps its contacts and simply gets no new ones until below it.
-        for field, value in values.items():
-            setattr(operator, field, value)
-        try:
-            session.flush()
-        except IntegrityError as exc:
-            raise Conflict(N_("An operator with this name already exists."), "duplicate_name") from exc
-        diff = changes(before, _audited(operator))
-        if diff["after"]:  # a save that changes nothing is not recorded
-            record(session, "operator.updated", "operator", operator_id, diff)
+        diff = update_audited(
+            session, operator, values, _audited, "operator.updated", "operator", _name_won_meanwhile()
+        )
         more_room = diff["after"].get("max_load", 0) > diff["before"].get("max_load", 0)
         if diff["after"].get("is_active") or more_room:
             mark_capacity_freed(session)  # activated or given more room: the queue may move

@@ -2,8 +2,8 @@
 
 Two things get slow on big tables, and each has a cheaper way:
 
-* The total. COUNT(*) over a million rows takes tens of milliseconds (40 ms
-  on PostgreSQL here, 12 to 80 ms on SQLite). A total is therefore exact up
+* The total. COUNT(*) over a million rows takes tens of milliseconds
+  (docs/performance.md). A total is therefore exact up
   to COUNT_CAP items (counting stops at COUNT_CAP + 1 rows) and above that
   an estimate: the share of matching rows in a sample of SAMPLE_SIZE ids
   (SAMPLE_SLICES runs spread over the whole id span), times the span,

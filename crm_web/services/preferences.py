@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from ..domain.errors import NotFound, ValidationError
 from ..domain.messages import N_
 from ..models import User
-from .errors import NotFound, ValidationError
 from .tx import write_transaction
 
 # English is the source language of every message; the first is the default.

@@ -34,9 +34,9 @@ from sqlalchemy.orm import Session
 
 from ..domain import fairness
 from ..domain.choice import shares
+from ..domain.errors import ValidationError
 from ..domain.messages import N_
 from ..models import Contact, Distribution, Operator, Source
-from .errors import ValidationError
 from .validation import is_id
 
 _DIGITS = re.compile(r"[0-9]{1,10}")

@@ -11,16 +11,16 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, StrictBool, StrictStr, model_validator
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from ..domain.errors import Conflict, NotFound, ValidationError
 from ..domain.messages import N_
 from ..domain.site_forms import MAX_THANK_YOU_URL, origins_to_text, parse_origins, parse_thank_you_url
 from ..domain.weights import MAX_WEIGHT, MIN_WEIGHT, WEIGHT_PATTERN, format_weight, parse_weight
 from ..models import Distribution, Operator, Source, utcnow
-from .audit import changes, record
+from .audit import record
 from .drain import mark_capacity_freed
-from .errors import Conflict, NotFound, ValidationError
+from .editing import add_audited, update_audited
 from .pagination import Page, paginate
 from .tx import write_transaction
 from .validation import Expect, IdOf, InputModel, Invalid, Matches, Parsed, Text, TextOf, check, get_by_id
@@ -194,6 +194,11 @@ def _check_unique(session: Session, values: dict, exclude_id: int | None = None)
             raise Conflict(_DUPLICATE[field], f"duplicate_{field}")
 
 
+def _taken_meanwhile() -> Conflict:
+    """A concurrent save took the name or the key between our check and our flush."""
+    return Conflict(N_("A source with this name or key already exists."), "duplicate")
+
+
 def _unused_key(session: Session, name: str) -> str:
     base = slugify(name)
     key, n = base, 1
@@ -211,30 +216,18 @@ def create_source(session: Session, data: Mapping) -> Source:
         _check_unique(session, values)
         values.setdefault("key", _unused_key(session, values["name"]))
         source = Source(**values, webhook_token=new_webhook_token(), created_at=utcnow())
-        session.add(source)
-        try:
-            session.flush()
-        except IntegrityError as exc:
-            raise Conflict(N_("A source with this name or key already exists."), "duplicate") from exc
-        record(session, "source.created", "source", source.id, {"after": _audited(source)})
+        add_audited(session, source, _audited, "source.created", "source", _taken_meanwhile())
     return source
 
 
 def update_source(session: Session, source_id: int, data: Mapping) -> Source:
+    # Opens like update_operator (parse, then fetch in the transaction): the outline of an update
+    # service, not logic written twice; the saving they share is services/editing.py.
     values = _parse(data, partial=True)
     with write_transaction(session):
         source = get_source(session, source_id)
         _check_unique(session, values, exclude_id=source_id)
-        before = _audited(source)
-        for field, value in values.items():
-            setattr(source, field, value)
-        try:
-            session.flush()
-        except IntegrityError as exc:
-            raise Conflict(N_("A source with this name or key already exists."), "duplicate") from exc
-        diff = changes(before, _audited(source))
-        if diff["after"]:  # a save that changes nothing is not recorded
-            record(session, "source.updated", "source", source_id, diff)
+        update_audited(session, source, values, _audited, "source.updated", "source", _taken_meanwhile())
     return source
 
 

@@ -11,7 +11,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.orm import Session, scoped_session
 
-from ..database import WRITE, writer_turn
+from ..core.database import WRITE, writer_turn
+from .driver_sql import execute_driver_sql
 
 
 @contextmanager
@@ -48,7 +49,7 @@ def write_connection(engine: Engine) -> Iterator[Connection]:
 
     For the webhook, whose statements are all Core: the ORM session's
     transaction bookkeeping (and its `connection()` look-up before every
-    statement) cost about a tenth of a webhook call. The connection is taken
+    statement) cost more than they are worth there. The connection is taken
     from the pool before SQLite's writer turn and given back after it, so
     that the turn (one writer at a time) lasts only as long as the transaction.
     """
@@ -86,56 +87,15 @@ def write(conn: Connection, statement, params: dict) -> CursorResult:
     """Run a Core INSERT or UPDATE that returns no rows; its result (rowcount,
     and on SQLite the lastrowid).
 
-    On SQLite its SQL is compiled once per set of parameter names, with
-    SQLAlchemy's public compiler API (`compile()`, the compiled statement's
-    `binds` and `positiontup`, each type's `bind_processor`), and run with
-    `Connection.exec_driver_sql`: SQLAlchemy still executes it (events,
-    errors wrapped, a dead connection noticed). What this leaves out is the
-    per-call work of `Connection.execute` for a cached statement (binding
-    the parameters, setting up the result), which for a small write costs
-    more than SQLite's own work, and all of it inside SQLite's writer turn:
-    bench/cpu, 3.82 -> 3.54 M instructions per webhook call. On PostgreSQL
-    `Connection.execute` itself is cheaper (bench/cpu: 3.27 against 3.37 M).
-    Column defaults computed in Python are not applied: give every value.
+    On SQLite compiled once and run with `exec_driver_sql` (driver_sql.py):
+    the per-call work of `Connection.execute` costs more than SQLite's own,
+    and all of it inside SQLite's writer turn. On PostgreSQL
+    `Connection.execute` itself is the cheaper of the two. Column defaults
+    computed in Python are not applied: give every value.
     """
-    dialect = conn.dialect
-    if dialect.name != "sqlite":
-        return conn.execute(statement, params)
-    key = (statement, *sorted(params))
-    compiled = _writes.get(key)
-    if compiled is None:
-        compiled = _writes[key] = _CompiledWrite(statement, dialect, sorted(params))
-    return conn.exec_driver_sql(compiled.sql, compiled.parameters(params))
-
-
-class _CompiledWrite:
-    __slots__ = ("sql", "names", "positional", "steps")
-
-    def __init__(self, statement, dialect, names: list[str]) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=names)
-        if compiled.insert_prefetch or compiled.update_prefetch:
-            raise ValueError(f"give every value (no defaults computed in Python): {compiled.string}")
-        self.sql = compiled.string
-        self.positional = dialect.positional
-        self.names = list(compiled.positiontup) if self.positional else list(compiled.binds)
-        self.steps = []  # per parameter: (name given by the caller or None, literal, processor)
-        for name in self.names:
-            bind = compiled.binds[name]
-            if name not in names and bind.required:
-                raise ValueError(f"no value for {name!r}: {compiled.string}")
-            given = name if name in names else None
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            self.steps.append((given, None if given else bind.effective_value, processor))
-
-    def parameters(self, params: dict):
-        values = []
-        for given, literal, processor in self.steps:
-            value = params[given] if given else literal
-            values.append(processor(value) if processor else value)
-        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
-
-
-_writes: dict[tuple, _CompiledWrite] = {}
+    if conn.dialect.name == "sqlite":
+        return execute_driver_sql(conn, statement, params)
+    return conn.execute(statement, params)
 
 
 def inserted_id(conn: Connection, statement, params: dict) -> int | None:

@@ -11,11 +11,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from ..domain.errors import Conflict, Forbidden, NotFound, ValidationError
 from ..domain.identifiers import normalize_email
 from ..domain.messages import N_
 from ..models import ApiToken, Operator, Role, User, utcnow
 from .audit import changes, record
-from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .signin_throttle import SigninThrottle
 from .tx import write_transaction
 from .user_sessions import end_user_sessions

@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, model_validato
 from pydantic import ValidationError as PydanticError
 from pydantic_core import core_schema
 
+from ..domain.errors import ValidationError
 from ..domain.messages import N_
-from .errors import ValidationError
 
 # Ids are 32-bit integers in the schema; a larger one can name nothing.
 MAX_ID = 2**31 - 1

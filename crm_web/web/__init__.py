@@ -4,9 +4,10 @@ Each area module (contacts, queue, leads, operators, sources, users, tokens,
 account, auth, audit, reports, exports, overview) holds its views and its
 forms. Shared: `pages` (paging, safe redirects, htmx, failed forms,
 look-ups), `forms` (the base form, bounded integers, service errors onto
-fields), `access` (sign-in and roles), `validators`, `i18n`, `errors`.
+fields), `toggles` (the lists' Active buttons), `access` (sign-in and
+roles), `validators`, `i18n`, `errors`.
 A service's NotFound is the 404 page through the app's ServiceError handler
-(crm_web/json_errors.py): views do not catch it.
+(crm_web/core/errors.py): views do not catch it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from flask import Blueprint
 from flask_login import current_user
 
-from ..request_context import set_request_actor
+from ..core.request_context import set_request_actor
 
 bp = Blueprint("web", __name__)
 

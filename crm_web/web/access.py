@@ -9,7 +9,7 @@ from flask import Flask, abort, current_app, g, session
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..extensions import login_manager
+from ..core.extensions import login_manager
 from ..models import User
 from ..services.signin_throttle import SigninThrottle
 from ..services.user_sessions import Lifetime, session_user
@@ -59,7 +59,7 @@ def signin_throttle() -> SigninThrottle:
 
 
 def configure_login(app: Flask) -> None:
-    from ..extensions import db
+    from ..core.extensions import db
 
     login_manager.login_view = "web.login"
     login_manager.login_message = None  # the login page explains itself
@@ -90,7 +90,7 @@ def signed_in_user() -> User | None:
 
     The loader put it in the ORM session's identity map: no query.
     """
-    from ..extensions import db
+    from ..core.extensions import db
 
     if not current_user.is_authenticated:  # also loads the user
         return None

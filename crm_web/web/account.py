@@ -9,9 +9,9 @@ from flask_login import current_user
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from ..extensions import db
-from ..request_context import client_ip
-from ..services.errors import ValidationError
+from ..core.extensions import db
+from ..core.request_context import client_ip
+from ..domain.errors import ValidationError
 from ..services.users import MIN_PASSWORD, SigninThrottled, change_password
 from . import bp
 from .access import SESSION_TOKEN, signin_throttle, staff_required

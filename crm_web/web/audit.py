@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
-from ..extensions import db
+from ..core.extensions import db
 from ..models import AuditEvent
 from ..services.audit_queries import SUBJECT_TYPES, AuditFilters, existing_subjects, list_events
 from . import bp

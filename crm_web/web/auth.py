@@ -9,8 +9,8 @@ from flask_login import current_user, login_user, logout_user
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from ..extensions import db
-from ..request_context import client_ip
+from ..core.extensions import db
+from ..core.request_context import client_ip
 from ..services.user_sessions import end_session, start_session
 from ..services.users import SigninFailed, SigninThrottled, sign_in
 from . import bp

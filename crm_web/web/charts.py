@@ -25,14 +25,19 @@ class Bar:
     title: str  # the tooltip: what and how much
 
 
+# Tick and XLabel are declarations: their likeness to other small frozen dataclasses is shape only.
 @dataclass(frozen=True)
 class Tick:
+    """A gridline of the y axis, at height `y`, with its value."""
+
     y: float
     label: str
 
 
 @dataclass(frozen=True)
 class XLabel:
+    """A label under the x axis, centred at `x`; `title`: its tooltip, e.g. the full name of a cut one."""
+
     x: float
     label: str
     title: str = ""
@@ -40,6 +45,8 @@ class XLabel:
 
 @dataclass(frozen=True)
 class Point:
+    """A point of the line panel, with its tooltip."""
+
     x: float
     y: float
     title: str

@@ -11,14 +11,14 @@ from flask_login import current_user
 from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
+from ..core.extensions import db
+from ..domain.errors import Conflict, ValidationError
 from ..domain.identifiers import INTAKE_FIELDS, parse_contact_input
-from ..extensions import db
 from ..models import utcnow
 from ..services import contacts as service
 from ..services.audit_queries import subject_history
 from ..services.contacts import ContactFilters
 from ..services.drain import mark_opened, recently_returned
-from ..services.errors import Conflict, ValidationError
 from ..services.intake import register_contact
 from ..services.leads import earlier_contacts
 from ..services.operators import all_operators, get_operator, update_operator

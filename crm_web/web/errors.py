@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..request_context import request_id
+from ..core.request_context import request_id
 
 
 def error_page(status: int):

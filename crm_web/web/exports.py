@@ -6,7 +6,7 @@ from datetime import date
 
 from flask import Response, abort, current_app, request, stream_with_context
 
-from ..extensions import db
+from ..core.extensions import db
 from ..services import exports
 from . import bp
 from .access import staff_required

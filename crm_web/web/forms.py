@@ -1,12 +1,16 @@
-"""What every form of the pages shares: the base, the bounded integer, the CSRF-only form, and
-service errors put back onto fields. Each area's own forms live beside its views."""
+"""What every form of the pages shares: the base, the bounded integer, the CSRF-only form, a
+button's post checked or refused, and service errors put back onto fields. Each area's own forms
+live beside its views."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from flask import abort
 from flask_wtf import FlaskForm
 from wtforms import IntegerField
 
-from ..services.errors import ServiceError, ValidationError
+from ..domain.errors import ServiceError, ValidationError
 from ..services.validation import MAX_ID
 from .i18n import translate
 from .validators import NotAnInteger, parse_bounded_int, refuse_nul
@@ -55,6 +59,17 @@ class BoundedIntegerField(IntegerField):
 
 class EmptyForm(CrmForm):
     """Only the CSRF token: for buttons that post (close, take, delete...)."""
+
+
+F = TypeVar("F", bound=FlaskForm)
+
+
+def submitted_or_400(form_class: type[F]) -> F:
+    """The posted form of a button, validated; 400 when it fails (the page never sends such a post)."""
+    form = form_class()
+    if not form.validate_on_submit():
+        abort(400)
+    return form
 
 
 def apply_errors(form: FlaskForm, exc: Exception, conflict_field: str | None = None) -> None:

@@ -13,8 +13,8 @@ from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..core.extensions import db
 from ..domain.messages import Message
-from ..extensions import db
 from ..services.preferences import SUPPORTED_LOCALES, set_locale
 from . import bp
 from .pages import safe_next

@@ -8,13 +8,13 @@ from flask_babel import ngettext
 from wtforms import HiddenField
 from wtforms.validators import InputRequired
 
-from ..extensions import db
-from ..services.errors import Conflict, NotFound, ValidationError
+from ..core.extensions import db
+from ..domain.errors import Conflict, NotFound, ValidationError
 from ..services.leads import MAX_QUERY, lead_with_history, possible_duplicates, search_leads
 from ..services.merge import AlreadyMerged, dismiss_pair, list_duplicate_pairs, merge_leads, preview_merge
 from . import bp
 from .access import staff_required, supervisor_required
-from .forms import BoundedIntegerField, CrmForm
+from .forms import BoundedIntegerField, CrmForm, submitted_or_400
 from .pages import PER_PAGE, after_arg, int_arg, page_arg, safe_next
 
 
@@ -81,9 +81,7 @@ def merge_preview():
 @bp.post("/leads/merge")
 @supervisor_required
 def merge_confirm():
-    form = MergeForm()
-    if not form.validate_on_submit():
-        abort(400)
+    form = submitted_or_400(MergeForm)
     keep, other = form.keep.data, form.other.data
     try:
         result = merge_leads(db.session, keep, other, form.token.data)
@@ -121,9 +119,7 @@ def _merge_problem(exc: Conflict):
 @bp.post("/leads/duplicates/dismiss")
 @supervisor_required
 def dismiss_duplicate():
-    form = DismissForm()
-    if not form.validate_on_submit():
-        abort(400)
+    form = submitted_or_400(DismissForm)
     try:
         dismiss_pair(db.session, form.lead.data, form.other.data)
     except NotFound:

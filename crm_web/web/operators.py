@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from collections.abc import Callable
+from functools import partial
+
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from ..extensions import db
+from ..core.extensions import db
+from ..domain.errors import Conflict, ValidationError
+from ..domain.messages import N_
+from ..models import Operator
 from ..services import operators as service
-from ..services.errors import Conflict, ValidationError
 from . import bp
 from .access import supervisor_required
 from .forms import BoundedIntegerField, CrmForm, EmptyForm, apply_errors
 from .pages import render_form
+from .toggles import OPERATOR_FLASHES, toggle_active
 
 
 class OperatorForm(CrmForm):
@@ -39,32 +45,16 @@ def operators():
 @bp.route("/operators/new", methods=["GET", "POST"])
 @supervisor_required
 def new_operator():
-    form = OperatorForm()
-    if form.validate_on_submit():
-        try:
-            operator = service.create_operator(db.session, _operator_data(form))
-        except (ValidationError, Conflict) as exc:
-            apply_errors(form, exc, conflict_field="name")
-        else:
-            flash(_("Operator %(name)s created.", name=operator.name), "success")
-            return redirect(url_for("web.operators"), code=303)
-    return render_form("operators/form.html", form, operator=None)
+    create = partial(service.create_operator, db.session)
+    return _form_page(OperatorForm(), create, N_("Operator %(name)s created."), operator=None)
 
 
 @bp.route("/operators/<int:operator_id>/edit", methods=["GET", "POST"])
 @supervisor_required
 def edit_operator(operator_id: int):
     operator = service.get_operator(db.session, operator_id)
-    form = OperatorForm(obj=operator)
-    if form.validate_on_submit():
-        try:
-            service.update_operator(db.session, operator_id, _operator_data(form))
-        except (ValidationError, Conflict) as exc:
-            apply_errors(form, exc, conflict_field="name")
-        else:
-            flash(_("Operator %(name)s saved.", name=form.name.data.strip()), "success")
-            return redirect(url_for("web.operators"), code=303)
-    return render_form("operators/form.html", form, operator=operator)
+    update = partial(service.update_operator, db.session, operator_id)
+    return _form_page(OperatorForm(obj=operator), update, N_("Operator %(name)s saved."), operator=operator)
 
 
 @bp.route("/operators/<int:operator_id>/delete", methods=["GET", "POST"])
@@ -87,15 +77,22 @@ def delete_operator(operator_id: int):
 @supervisor_required
 def toggle_operator(operator_id: int):
     operator = service.get_operator(db.session, operator_id)
-    if EmptyForm().validate_on_submit():
-        resume = not operator.is_active
-        service.update_operator(db.session, operator_id, {"is_active": resume})
-        flash(
-            _("%(name)s now receives new contacts.", name=operator.name) if resume
-            else _("%(name)s is paused and receives no new contacts.", name=operator.name),
-            "success",
-        )
-    return redirect(request.referrer or url_for("web.operators"), code=303)
+    return toggle_active(operator, service.update_operator, OPERATOR_FLASHES, back="web.operators")
+
+
+def _form_page(form: OperatorForm, save: Callable[[dict], Operator], done: str, operator: Operator | None):
+    """The create and the edit page: a valid post goes through `save` (the service), flashes `done`
+    (its %(name)s: the name as saved) and returns to the list; else the form again, with the
+    service's errors on it."""
+    if form.validate_on_submit():
+        try:
+            saved = save(_operator_data(form))
+        except (ValidationError, Conflict) as exc:
+            apply_errors(form, exc, conflict_field="name")
+        else:
+            flash(_(done, name=saved.name), "success")
+            return redirect(url_for("web.operators"), code=303)
+    return render_form("operators/form.html", form, operator=operator)
 
 
 def _operator_data(form: OperatorForm) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template
 from flask_login import current_user
 
-from ..extensions import db
+from ..core.extensions import db
 from ..services.contacts import ContactFilters, list_contacts
 from ..services.operators import all_operators
 from ..services.stats import overview_counts

@@ -1,7 +1,7 @@
 """What every page shares: paging, safe redirects, htmx, failed forms, look-ups.
 
 No view catches a service's NotFound to answer 404: the app's handler of
-ServiceError (crm_web/json_errors.py) renders the 404 page for it, and 403
+ServiceError (crm_web/core/errors.py) renders the 404 page for it, and 403
 for Forbidden, 422 for ValidationError. A view catches only the errors it
 answers otherwise (a flash, a message, a form error, a None).
 """
@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 from flask import render_template, request
 from flask_wtf import FlaskForm
 
-from ..extensions import db
-from ..services.errors import NotFound
+from ..core.extensions import db
+from ..domain.errors import NotFound
 from ..services.operators import all_operators
 from ..services.validation import MAX_ID
 from .validators import MAX_PAGE, parse_bounded_int

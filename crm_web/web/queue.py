@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, url_for
+from flask import current_app, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -10,16 +10,16 @@ from flask_login import current_user
 from wtforms import HiddenField
 from wtforms.validators import InputRequired, Optional
 
-from ..extensions import db
+from ..core.extensions import db
+from ..domain.errors import Conflict, ValidationError
 from ..services import contacts as service
 from ..services.contacts import ContactFilters
 from ..services.drain import drain_queue
-from ..services.errors import Conflict, ValidationError
 from ..services.operators import get_operator
 from ..services.stats import queue_size
 from . import bp
 from .access import signed_in_user, staff_required, supervisor_required
-from .forms import BoundedIntegerField, CrmForm, EmptyForm
+from .forms import BoundedIntegerField, CrmForm, EmptyForm, submitted_or_400
 from .pages import PER_PAGE, assignable_operators, found_or_none, page_arg, safe_next, wants_fragment
 from .validators import MAX_PAGE
 
@@ -80,8 +80,7 @@ def assign_contact(contact_id: int):
 @supervisor_required
 def drain():
     """Distribute the queue: oldest first, by the sources' weights, up to free capacity."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    submitted_or_400(EmptyForm)
     result = drain_queue(db.session, current_app.extensions["crm_rng"], limit=PAGE_DRAIN_LIMIT)
     left = queue_size(db.session)
     if result.assigned:

@@ -8,10 +8,10 @@ from flask import render_template, request
 from flask_babel import format_date, format_decimal, format_percent, format_timedelta
 from flask_babel import gettext as _
 
+from ..core.extensions import db
 from ..domain import fairness
-from ..extensions import db
+from ..domain.errors import ValidationError
 from ..services import reports as service
-from ..services.errors import ValidationError
 from ..services.sources import all_sources
 from . import bp
 from .access import supervisor_required

@@ -10,7 +10,7 @@ from flask_babel import Babel, format_datetime, format_decimal, format_timedelta
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..extensions import db
+from ..core.extensions import db
 from ..services.preferences import SUPPORTED_LOCALES
 from ..services.stats import queue_size
 from .access import configure_login

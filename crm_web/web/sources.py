@@ -10,18 +10,19 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..core.extensions import db
 from ..domain.choice import shares
+from ..domain.errors import Conflict, ValidationError
 from ..domain.site_forms import origins_from_text, split_origins
 from ..domain.weights import format_weight, parse_weight
-from ..extensions import db
 from ..services import sources as service
-from ..services.errors import Conflict, ValidationError
 from ..services.operators import all_operators
 from . import bp
 from .access import supervisor_required
 from .forms import CrmForm, EmptyForm, apply_errors
 from .i18n import translate
 from .pages import render_form
+from .toggles import SOURCE_FLASHES, toggle_active
 
 
 class SourceForm(CrmForm):
@@ -115,15 +116,7 @@ def edit_source(source_id: int):
 @supervisor_required
 def toggle_source(source_id: int):
     source = service.get_source(db.session, source_id)
-    if EmptyForm().validate_on_submit():
-        enable = not source.is_active
-        service.update_source(db.session, source_id, {"is_active": enable})
-        flash(
-            _("%(name)s is enabled and accepts webhooks.", name=source.name) if enable
-            else _("%(name)s is disabled: its webhook answers 404.", name=source.name),
-            "success",
-        )
-    return redirect(request.referrer or url_for("web.sources"), code=303)
+    return toggle_active(source, service.update_source, SOURCE_FLASHES, back="web.sources")
 
 
 @bp.post("/sources/<int:source_id>/token")

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, url_for
+from flask import flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import StringField
 from wtforms.validators import Length, Optional
 
-from ..extensions import db
+from ..core.extensions import db
+from ..domain.errors import ValidationError
 from ..models import utcnow
 from ..services import users as service
-from ..services.errors import ValidationError
 from . import bp
 from .access import signed_in_user, staff_required
-from .forms import BoundedIntegerField, CrmForm, EmptyForm, apply_errors
+from .forms import BoundedIntegerField, CrmForm, EmptyForm, apply_errors, submitted_or_400
 from .pages import render_form
 
 
@@ -73,8 +73,7 @@ def issue_token():
 @bp.post("/tokens/<int:token_id>/revoke")
 @staff_required
 def revoke_token(token_id: int):
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    submitted_or_400(EmptyForm)
     token = service.revoke_token(db.session, token_id, signed_in_user(), own_only=True)
     flash(_("Token #%(id)s is revoked: it no longer works.", id=token.id), "success")
     return redirect(url_for("web.tokens"), code=303)

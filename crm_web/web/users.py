@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Length
 
-from ..extensions import db
+from ..core.extensions import db
+from ..domain.errors import Conflict, Forbidden, ValidationError
 from ..services import users as service
-from ..services.errors import Conflict, Forbidden, ValidationError
 from ..services.operators import all_operators
 from ..services.users import MIN_PASSWORD
 from ..services.validation import MAX_ID
 from . import bp
 from .access import signed_in_user, supervisor_required
-from .forms import CrmForm, EmptyForm, apply_errors
+from .forms import CrmForm, EmptyForm, apply_errors, submitted_or_400
 from .pages import render_form
 from .validators import int_in
 
@@ -89,9 +89,7 @@ def toggle_user(user_id: int):
 @supervisor_required
 def reset_password(user_id: int):
     """A one-time password, shown once on the answer page (never in a cookie or a redirect)."""
-    form = EmptyForm()
-    if not form.validate_on_submit():
-        abort(400)
+    submitted_or_400(EmptyForm)
     try:
         user, one_time = service.reset_password(db.session, user_id, signed_in_user())
     except Forbidden:

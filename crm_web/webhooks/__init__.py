@@ -14,12 +14,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
+from ..api.serializers import intake_body
+from ..core.errors import error_response
+from ..core.extensions import db, limiter
+from ..core.json_body import parse_json
+from ..core.request_context import set_request_actor
+from ..domain.errors import NotFound, ValidationError
 from ..domain.identifiers import ContactInput, parse_contact_input
-from ..extensions import db, limiter
-from ..json_body import parse_json
-from ..json_errors import error_response
-from ..request_context import set_request_actor
-from ..services.errors import NotFound, ValidationError
 from ..services.intake import IdempotencyKeyReused, WebhookSource, WrongToken, register_contact
 from ..services.site_forms import site_form
 
@@ -68,7 +69,8 @@ def receive(source_key: str):
     data, failure = _prepare(key)
     try:
         result = register_contact(
-            db.engine, WebhookSource(source_key, token), data, current_app.extensions["crm_rng"], key
+            db.engine, WebhookSource(source_key, token), data, current_app.extensions["crm_rng"], key,
+            answer=intake_body,
         )
     except NotFound as exc:
         return error_response(404, exc.message)
@@ -78,7 +80,8 @@ def receive(source_key: str):
         return error_response(422, exc.message, "validation_error", exc.fields)
     if result is None:
         return failure
-    return result.body, 200 if result.replayed else 201
+    # Built after the commit, not while SQLite's writer turn is held.
+    return intake_body(result), 200 if result.replayed else 201
 
 
 def _prepare(key: str | None) -> tuple[ContactInput | None, object]:

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 
 API = "/api/v1"
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import User
 from tests.helpers import assert_error
 

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
+from crm_web.core.extensions import db
+from crm_web.domain.errors import ValidationError
 from crm_web.domain.identifiers import parse_contact_input
-from crm_web.extensions import db
-from crm_web.services.errors import ValidationError
 from crm_web.services.intake import register_contact
 from tests.helpers import assert_error
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import Contact
 from crm_web.services import pagination
 from crm_web.services.contacts import ContactFilters, list_contacts

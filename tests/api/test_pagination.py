@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from crm_web.core.extensions import db
 from crm_web.domain.identifiers import parse_contact_input
-from crm_web.extensions import db
 from crm_web.services.intake import register_contact
 from crm_web.services.operators import create_operator
 from crm_web.services.sources import create_source

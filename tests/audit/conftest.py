@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import select, text
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import AuditEvent
 
 

@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import AuditEvent
 
 

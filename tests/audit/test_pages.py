@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from crm_web.extensions import db
+from crm_web.core.actor import Actor, acting_as
+from crm_web.core.extensions import db
 from crm_web.models import AuditEvent
-from crm_web.services.audit import Actor, acting_as, record
+from crm_web.services.audit import record
 from crm_web.services.tx import write_transaction
 from tests.helpers import csrf_from
 

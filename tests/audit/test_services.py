@@ -6,13 +6,14 @@ import pytest
 from sqlalchemy import event, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from crm_web.extensions import db
+from crm_web.core.actor import Actor, acting_as
+from crm_web.core.extensions import db
+from crm_web.domain.errors import Conflict, Forbidden, NotFound, ValidationError
 from crm_web.models import Operator, Source, User
 from crm_web.services import contacts as contact_service
 from crm_web.services import operators as operator_service
 from crm_web.services import sources as source_service
-from crm_web.services.audit import Actor, acting_as, record
-from crm_web.services.errors import Conflict, Forbidden, NotFound, ValidationError
+from crm_web.services.audit import record
 from crm_web.services.tx import write_transaction
 
 ALICE = Actor("alice@example.com", user_id=7, ip="203.0.113.5", request_id="req-0001")

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def demo(app):
+    from crm_web.core.extensions import db
     from crm_web.demo import load_demo
-    from crm_web.extensions import db
 
     with app.app_context():
         load_demo(db.session, password=PASSWORD)

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from tests.live_server import PID_ACCESS_LOG, LiveServer, ServerError
 from tests.live_server import start_server as start_live_server
 

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
 DRAINERS = 4

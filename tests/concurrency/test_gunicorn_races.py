@@ -16,8 +16,9 @@ from collections import Counter
 import pytest
 import redis
 
+from crm_web.api.serializers import intake_body
+from crm_web.core.extensions import db
 from crm_web.domain.identifiers import parse_contact_input
-from crm_web.extensions import db
 from crm_web.services.intake import register_contact
 
 from .clients import REQUEST_TIMEOUT, describe, run_at_once, run_in_pool
@@ -233,8 +234,9 @@ def _unassigned_contacts(app, source, count, prefix):
         for i in range(count):
             data = parse_contact_input({"phone": f"+7 {prefix} {i:07d}"}, "RU")
             result = register_contact(db.session, source, data, rng)
-            assert result.body["contact"]["status"] == "unassigned"
-            ids.append(result.body["contact"]["id"])
+            body = intake_body(result)
+            assert body["contact"]["status"] == "unassigned"
+            ids.append(body["contact"]["id"])
         db.session.remove()
     return ids
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import requests
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from tests.conftest import Factory, make_app, wipe
 from tests.live_server import start_server
 

@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crm_web.config import load_settings
-from crm_web.logs import FORMATS
+from crm_web.core.config import load_settings
+from crm_web.core.logs import FORMATS
 
 ROOT = Path(__file__).resolve().parents[2]
 # The files that read settings from the environment: the app's settings,
 # gunicorn's (bind address, workers) and the log format.
-SETTINGS_READERS = ("crm_web/config.py", "gunicorn.conf.py", "crm_web/logs.py")
+SETTINGS_READERS = ("crm_web/core/config.py", "gunicorn.conf.py", "crm_web/core/logs.py")
 ENV_READ = re.compile(r"""(?:env|environ)(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]*)["']""")
 INTERPOLATION = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::?([-?])([^}]*))?\}")
 

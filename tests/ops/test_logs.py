@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from crm_web import create_app
-from crm_web.logs import LOGGER
+from crm_web.core.logs import LOGGER
 
 SECRET_QUERY_TOKEN = "query-token-must-not-be-logged"
 UNREACHABLE_DB = "postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import ApiToken
 from crm_web.services.users import token_hash
 from tests.api.helpers import API, bearer, new_token, revoke

@@ -1,4 +1,4 @@
-"""Request bodies over 1 MiB: 413 on every route, before anything reads them (crm_web/body_limit.py).
+"""Request bodies over 1 MiB: 413 on every route, before anything reads them (crm_web/core/body_limit.py).
 
 Pages answer with the error page, /api with the JSON error; the webhook
 keeps its own 64 KiB limit. The client tests run on both databases; the
@@ -18,8 +18,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from crm_web.config import MAX_REQUEST_BODY
-from crm_web.extensions import db
+from crm_web.core.config import MAX_REQUEST_BODY
+from crm_web.core.extensions import db
 from tests.api.helpers import API
 from tests.conftest import Factory, make_app, wipe
 from tests.helpers import assert_error

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from tests.api.helpers import API, Api, intake
 from tests.helpers import assert_error, csrf_from
 

@@ -144,7 +144,7 @@ def routes(app) -> set[tuple[str, str]]:
 
 
 def snapshot(app) -> dict[str, list]:
-    from crm_web.extensions import db
+    from crm_web.core.extensions import db
 
     with app.app_context():
         state = {

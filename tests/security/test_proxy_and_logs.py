@@ -23,7 +23,7 @@ def failed_sign_in(client, headers: dict, remote: str = "127.0.0.1"):
 
 
 def dispose(app) -> None:
-    from crm_web.extensions import db
+    from crm_web.core.extensions import db
 
     with app.app_context():
         db.engine.dispose()

@@ -78,7 +78,7 @@ def test_throttled_answers_tell_nothing_about_the_account(client, factory):
 
 
 def test_every_failure_gets_the_same_page(client, factory, app):
-    from crm_web.extensions import db
+    from crm_web.core.extensions import db
     from crm_web.models import User
 
     staff = factory.staff("supervisor")
@@ -120,7 +120,7 @@ def test_a_success_clears_the_account_but_not_the_address(client, factory):
 
 
 def test_failures_are_audited_without_the_password(client, factory, app, audit_rows):
-    from crm_web.extensions import db
+    from crm_web.core.extensions import db
     from crm_web.models import User
 
     staff = factory.staff("supervisor")
@@ -190,7 +190,7 @@ def test_apps_over_one_database_share_the_counts(database_url):
 
 
 def dispose(*apps) -> None:
-    from crm_web.extensions import db
+    from crm_web.core.extensions import db
 
     for some_app in apps:
         with some_app.app_context():

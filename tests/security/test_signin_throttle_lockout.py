@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.services import signin_throttle
 from crm_web.services.signin_throttle import SigninThrottle
 from tests.helpers import PASSWORD

@@ -6,17 +6,18 @@ import random
 import pytest
 from sqlalchemy import func, select
 
+from crm_web.api.serializers import intake_body
+from crm_web.domain.errors import Conflict, Forbidden, NotFound
 from crm_web.domain.identifiers import parse_contact_input
 from crm_web.models import Contact, Distribution, Operator, User
 from crm_web.services.contacts import assign_manually, close_contact
-from crm_web.services.errors import Conflict, Forbidden, NotFound
 from crm_web.services.intake import register_contact
 from crm_web.services.operators import delete_operator, update_operator
 
 
 def intake(app, session, source, phone):
     data = parse_contact_input({"phone": phone}, "RU")
-    return register_contact(session, source, data, app.extensions["crm_rng"]).body
+    return intake_body(register_contact(session, source, data, app.extensions["crm_rng"]))
 
 
 BOSS = User(id=0, email="boss@example.com", role="supervisor", password_hash="")

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from crm_web.core.extensions import db
 from crm_web.domain.identifiers import ContactInput, Identifiers
-from crm_web.extensions import db
 from crm_web.models import AuditEvent, Contact, Operator, utcnow
 from crm_web.services.drain import drain_queue, mark_opened, return_unopened
 from crm_web.services.intake import register_contact

@@ -8,10 +8,10 @@ import threading
 import pytest
 from sqlalchemy import event, func, select
 
+from crm_web.core.extensions import db
+from crm_web.domain.errors import Conflict, NotFound, ValidationError
 from crm_web.domain.identifiers import parse_contact_input
-from crm_web.extensions import db
 from crm_web.models import AuditEvent, Contact, Lead, LeadDuplicate
-from crm_web.services.errors import Conflict, NotFound, ValidationError
 from crm_web.services.intake import register_contact
 from crm_web.services.merge import (
     AlreadyMerged,

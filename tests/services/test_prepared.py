@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import Lead, utcnow
 
 _leads = Lead.__table__

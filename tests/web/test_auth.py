@@ -56,7 +56,7 @@ def test_wrong_credentials_get_one_message(client, factory, log_in, which):
 
 
 def test_disabled_user_cannot_sign_in(client, factory, log_in, app):
-    from crm_web.extensions import db
+    from crm_web.core.extensions import db
     from crm_web.models import User
 
     staff = factory.staff("supervisor")

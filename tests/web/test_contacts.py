@@ -86,7 +86,7 @@ def mixed(make_contact, web, calls, nowhere, factory):
     from crm_web.models import User
 
     with factory.app.app_context():
-        from crm_web.extensions import db
+        from crm_web.core.extensions import db
 
         user = db.session.get(User, supervisor.user_id)
         close_contact(db.session, closed.id, user)

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import AuditEvent, Contact, Lead, LeadDuplicate
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import insert, update
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import Contact, Lead, User
 from crm_web.services.contacts import close_contact
 from crm_web.services.exports import CONTACT_COLUMNS, LEAD_COLUMNS

@@ -6,7 +6,7 @@ import pytest
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import ApiToken, Contact, LeadDuplicate
 from crm_web.web.forms import BoundedIntegerField, CrmForm
 from tests.helpers import csrf_from

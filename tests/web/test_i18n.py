@@ -140,7 +140,7 @@ def test_unsupported_browser_language_falls_back_to_english(client):
 
 
 def test_stored_choice_beats_the_browser(client, sign_in, app):
-    from crm_web.extensions import db
+    from crm_web.core.extensions import db
     from crm_web.services.preferences import set_locale
 
     staff = sign_in("supervisor")

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from crm_web.services.errors import ValidationError
+from crm_web.domain.errors import ValidationError
 from crm_web.services.leads import search_leads
 
 

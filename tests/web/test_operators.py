@@ -28,7 +28,7 @@ def test_create_operator(client, sign_in, fetch, app):
     response = client.post("/operators/new", data={"name": " Boris ", "max_load": "7", "is_active": "y",
                                                    "csrf_token": token})
     assert response.status_code == 303
-    from crm_web.extensions import db
+    from crm_web.core.extensions import db
 
     with app.app_context():
         op = db.session.scalar(select(Operator).where(Operator.name == "Boris"))
@@ -103,7 +103,7 @@ def test_delete_says_contacts_return_and_returns_them(client, sign_in, factory, 
     assert "2 active contacts of this operator will go back to the unassigned queue." in page
     response = client.post(f"/operators/{op.id}/delete", data={"csrf_token": csrf_from(page)})
     assert response.status_code == 303
-    from crm_web.extensions import db
+    from crm_web.core.extensions import db
 
     with app.app_context():
         contacts = db.session.scalars(select(Contact)).all()

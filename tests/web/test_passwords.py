@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import AuditEvent
 from tests.helpers import PASSWORD, csrf_from
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import AuditEvent, Contact, utcnow
 
 _phones = iter(range(10**6))

@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
+from crm_web.domain.errors import ValidationError
 from crm_web.models import Contact, Lead
 from crm_web.services import reports
-from crm_web.services.errors import ValidationError
 
 URL = "/reports/distribution"
 

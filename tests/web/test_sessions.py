@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import UserSession, utcnow
 from tests.helpers import csrf_from
 

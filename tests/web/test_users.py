@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import User
 from crm_web.services.users import get_user_by_email
 

@@ -9,8 +9,8 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
+from crm_web.core.extensions import db
 from crm_web.domain.weights import parse_weight
-from crm_web.extensions import db
 from crm_web.models import Distribution
 from crm_web.services.operators import delete_operator
 from crm_web.services.sources import replace_distribution

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import text
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 
 MAX_BODY = 64 * 1024
 PHONE = "+79991234567"

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import create_engine, select, text
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import AuditEvent, Contact, Lead, Operator
 
+from ..helpers import before_statements
 from .helpers import assert_created, post_json
 
 
@@ -44,8 +45,9 @@ def fill_up_before(app, prefix: str):
                     text("UPDATE operators SET max_load = active_load WHERE id = :id"), {"id": filled[0]}
                 )
 
-    event.listen(engine, "before_cursor_execute", before)
-    return filled, lambda: (event.remove(engine, "before_cursor_execute", before), other.dispose())
+    listening = before_statements(app, before)
+    listening.__enter__()
+    return filled, lambda: (listening.__exit__(None, None, None), other.dispose())
 
 
 def state(app):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.services.sources import update_source
 from tests.conftest import Factory, make_app, wipe
 from tests.helpers import assert_error, recorded_statements

@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from crm_web.core.extensions import db
 from crm_web.domain.idempotency import request_fingerprint
 from crm_web.domain.identifiers import parse_contact_input
-from crm_web.extensions import db
 from tests.helpers import assert_error
 
 from .helpers import PHONE, assert_created, assert_intake_body, auth, post_json, rows, url

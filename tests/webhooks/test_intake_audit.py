@@ -8,7 +8,7 @@ import json
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.models import AuditEvent, Contact
 from tests.helpers import assert_error
 

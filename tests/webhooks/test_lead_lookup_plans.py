@@ -19,7 +19,7 @@ import re
 import pytest
 from sqlalchemy import text
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from crm_web.services.intake_sql import AT_ONCE_ASSIGNED, AT_ONCE_QUEUED
 from crm_web.services.leads import _match_statement
 
@@ -70,7 +70,9 @@ def test_a_few_leads_are_small_enough_for_the_or_form_to_scan(app):
     assert "Seq Scan on leads" in plan, plan
 
 
-@pytest.mark.parametrize("statement", [AT_ONCE_ASSIGNED, AT_ONCE_QUEUED], ids=["assigned", "queued"])
+@pytest.mark.parametrize(
+    "statement", [AT_ONCE_ASSIGNED.statement, AT_ONCE_QUEUED.statement], ids=["assigned", "queued"]
+)
 def test_the_at_once_statement_finds_the_lead_by_index(app, client, factory, statement):
     source = factory.source(weights={factory.operator(): 1})
     # A few leads, as when the connection's first requests prepare the statement.

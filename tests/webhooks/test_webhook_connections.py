@@ -9,7 +9,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from crm_web.extensions import db
+from crm_web.core.extensions import db
 from tests.conftest import PG_ADMIN_URL
 
 from .helpers import assert_created, post_json

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask, current_app, jsonify, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from ..domain.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationError
 from .extensions import db
-from .request_context import request_id
-from .services.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationError
-from .web.errors import error_page
+from .request_context import is_machine_request, request_id
 
-JSON_PREFIXES = ("/api/", "/webhooks/")
-JSON_PATHS = ("/api", "/webhooks")
 RETRY_AFTER = "5"  # seconds, on a 503 while the database is unreachable
 
 HTTP_CODES = {
@@ -50,14 +49,12 @@ def service_error_response(exc: ServiceError | ValidationError):
     return error_response(status, exc.message, exc.code)
 
 
-def wants_json() -> bool:
-    return request.path.startswith(JSON_PREFIXES) or request.path.rstrip("/") in JSON_PATHS
-
-
-def register_json_errors(app: Flask) -> None:
+def register_error_handlers(app: Flask, error_page: Callable[[int], tuple]) -> None:
+    """JSON errors on the machine endpoints; elsewhere `error_page(status)`,
+    the pages' own (web/errors.py), which the factory passes in."""
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if not wants_json():
+        if not is_machine_request():
             return error_page(exc.code or 500)
         response = error_response(exc.code or 500, exc.description or exc.name)
         if exc.code == 405 and exc.valid_methods:
@@ -70,7 +67,7 @@ def register_json_errors(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def service_error(exc):
         response = service_error_response(exc)
-        return response if wants_json() else error_page(response.status_code)
+        return response if is_machine_request() else error_page(response.status_code)
 
     @app.errorhandler(DBAPIError)
     @app.errorhandler(PoolTimeout)
@@ -86,7 +83,7 @@ def register_json_errors(app: Flask) -> None:
             return unexpected(exc)
         db.session.rollback()
         current_app.logger.error("database unavailable: %s", exc.__class__.__name__, exc_info=True)
-        if not wants_json():
+        if not is_machine_request():
             body, status = error_page(503)
             return body, status, {"Retry-After": RETRY_AFTER}
         response = error_response(503, "The database is unavailable; retry shortly.")
@@ -97,6 +94,6 @@ def register_json_errors(app: Flask) -> None:
     def unexpected(exc: Exception):
         current_app.logger.exception("unhandled error on %s", request.path)
         db.session.rollback()
-        if not wants_json():
+        if not is_machine_request():
             return error_page(500)
         return error_response(500, "Internal server error.")

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from sqlalchemy.exc import StatementError
 
+from .actor import current_actor
 from .request_context import request_id
-from .services.audit import current_actor
 
 FORMATS = ("json", "text")
 LOGGER = "crm_web"  # Flask's app.logger for the package crm_web

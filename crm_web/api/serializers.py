@@ -16,15 +16,15 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
-from . import models
-from .domain.choice import shares
-from .domain.site_forms import origins_from_text
-from .domain.weights import format_weight
-from .services.contacts import STATUSES
-from .services.operators import MAX_LOAD_LIMIT
-from .services.pagination import MAX_PER_PAGE, Page
-from .services.sources import KEY_RE
-from .services.validation import MAX_ID
+from .. import models
+from ..domain.choice import shares
+from ..domain.site_forms import origins_from_text
+from ..domain.weights import format_weight
+from ..services.contacts import STATUSES
+from ..services.operators import MAX_LOAD_LIMIT
+from ..services.pagination import MAX_PER_PAGE, Page
+from ..services.sources import KEY_RE
+from ..services.validation import MAX_ID
 
 STAMP = "2026-11-25T09:30:00.123456+00:00"
 # What format_weight writes for a weight in 0.01..999.99.
@@ -237,10 +237,14 @@ def contact_dict(contact: models.Contact, operator=None) -> dict:
     return dump(Contact, _contact(contact, operator))
 
 
-def intake_body(contact: models.Contact, lead_created: bool, operator=None) -> dict:
+def intake_body(result) -> dict:
+    """The webhook's and the API's answer to a stored contact (services/intake.py's IntakeResult)."""
+    if result.replayed:
+        return result.replayed_answer
+    contact = result.contact
     return dump(IntakeResult, {
-        "contact": _contact(contact, operator),
-        "lead": {"id": contact.lead_id, "created": lead_created},
+        "contact": _contact(contact, result.operator),
+        "lead": {"id": contact.lead_id, "created": result.lead_created},
         "operator_available": contact.operator_id is not None,
     })
 

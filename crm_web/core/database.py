@@ -23,11 +23,11 @@ def engine_options(uri: str, pool_size: int) -> dict:
     if uri.startswith("sqlite"):
         # One connection per thread is plenty; SQLite serialises writers anyway.
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    # No pool_pre_ping: it costs a round trip (and ~10 % of an intake's CPU)
-    # on every checkout, i.e. every request. A connection that died (server
-    # restart) fails its first statement instead; SQLAlchemy then discards
-    # the whole pool, the webhook retries once (nothing was written, see
-    # services/intake.py) and other requests answer 503 with Retry-After.
+    # No pool_pre_ping: it costs a round trip on every checkout, i.e. every
+    # request. A connection that died (server restart) fails its first
+    # statement instead; SQLAlchemy then discards the whole pool, the webhook
+    # retries once (nothing was written, see services/intake.py) and other
+    # requests answer 503 with Retry-After.
     # pool_recycle keeps connections younger than idle-timeouts on the way.
     return {
         # A database host that drops packets must not hang a request until

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
-# The webhook and the JSON API authenticate with tokens and never read or
-# write the cookie session.
-STATELESS_PREFIXES = ("/webhooks/", "/api/")
-
-
-def is_stateless(request) -> bool:
-    """A request to the webhook or the API: no cookie session, no remember-me cookie."""
-    return request.path.startswith(STATELESS_PREFIXES)
+from .request_context import is_machine_request
 
 
 class StatelessSession(SecureCookieSession):
@@ -27,7 +20,7 @@ class PagesOnlySessionInterface(SecureCookieSessionInterface):
     """
 
     def open_session(self, app, request):
-        if is_stateless(request):
+        if is_machine_request(request):
             return StatelessSession()
         return super().open_session(app, request)
 

@@ -12,7 +12,7 @@ Werkzeug applies MAX_CONTENT_LENGTH where a body is read (`request.form`,
   or JSON body would be parsed cut short.
 
 The answer is the JSON error on /api and /webhooks, the error page
-elsewhere (json_errors.py). The webhook keeps its own, smaller limit
+elsewhere (errors.py). The webhook keeps its own, smaller limit
 (webhooks/__init__.py). The rest of the body stays unread: gunicorn's sync
 worker closes every connection after its answer (draining at most 64 KiB,
 for at most 2 s, so that the close does not reset the answer away); a

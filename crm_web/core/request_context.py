@@ -14,7 +14,18 @@ import uuid
 
 from flask import Flask, g, has_request_context, request
 
-from .services.audit import SYSTEM, Actor, set_actor
+from .actor import SYSTEM, Actor, set_actor
+
+# The machine endpoints: the webhook and the JSON API. They authenticate with
+# tokens, answer JSON (errors too) and never read or write the cookie session.
+MACHINE_PATHS = ("/api", "/webhooks")
+
+
+def is_machine_request(req=None) -> bool:
+    """A request to the webhook or the API (the current request by default)."""
+    path = (req or request).path
+    return path.startswith(tuple(p + "/" for p in MACHINE_PATHS)) or path.rstrip("/") in MACHINE_PATHS
+
 
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 

@@ -1,0 +1,120 @@
+"""Core statements compiled once and run as SQL strings on the driver.
+
+`Connection.execute` builds an execution context, processes parameters and
+wraps the result for every statement; for the intake's few small statements
+that costs more than the database's own work (docs/performance.md). A
+statement here is still defined once in SQLAlchemy Core, for both
+databases, and compiled with SQLAlchemy's public compiler API (`compile()`,
+the compiled statement's `binds` and `positiontup`, each type's
+`bind_processor`), once per database and set of parameter names. Then:
+
+- `execute_driver_sql` runs the SQL string with `Connection.exec_driver_sql`:
+  SQLAlchemy still executes it (events, errors wrapped, a dead connection
+  noticed), without binding or result set-up per call;
+- `DriverStatement` runs it on the DBAPI cursor of the caller's connection
+  (psycopg's or sqlite3's public `cursor().execute`), inside the caller's
+  transaction, and answers the driver's rows as they come: only for columns
+  the driver already returns as the app wants them (integers, text,
+  booleans, and NUMERIC as Decimal on psycopg). A driver error is wrapped
+  as SQLAlchemy's `DBAPIError`, and a dead connection invalidated with the
+  rest of the pool, as `execute` would; functions in `statement_hooks` see each statement before
+  it runs, as SQLAlchemy's `before_cursor_execute` listeners see the others.
+
+Column defaults computed in Python are not applied (give every value), and
+expanding IN parameters are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.exc import DBAPIError
+
+# Each called as hook(connection, statement, parameters) before a
+# DriverStatement runs; the tests use it as they use SQLAlchemy's events.
+statement_hooks: list[Callable[[Connection, str, Any], None]] = []
+
+
+class _Compiled:
+    __slots__ = ("sql", "names", "positional", "steps")
+
+    def __init__(self, statement, dialect, names: list[str]) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=names)
+        if compiled.insert_prefetch or compiled.update_prefetch:
+            raise ValueError(f"give every value (no defaults computed in Python): {compiled.string}")
+        self.sql = compiled.string
+        self.positional = dialect.positional
+        self.names = list(compiled.positiontup) if self.positional else list(compiled.binds)
+        self.steps = []  # per parameter: (name given by the caller or None, literal, processor)
+        for name in self.names:
+            bind = compiled.binds[name]
+            if bind.expanding:
+                raise ValueError(f"expanding IN parameter {name!r}: use Connection.execute")
+            if name not in names and bind.required:
+                raise ValueError(f"no value for {name!r}: {compiled.string}")
+            given = name if name in names else None
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            self.steps.append((given, None if given else bind.effective_value, processor))
+
+    def parameters(self, params: dict):
+        values = []
+        for given, literal, processor in self.steps:
+            value = params[given] if given else literal
+            values.append(processor(value) if processor else value)
+        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+
+
+_compiled: dict[tuple, _Compiled] = {}
+
+
+def compiled_for(conn: Connection, statement, params: dict) -> _Compiled:
+    key = (statement, conn.dialect.name, *sorted(params))
+    compiled = _compiled.get(key)
+    if compiled is None:
+        compiled = _compiled[key] = _Compiled(statement, conn.dialect, sorted(params))
+    return compiled
+
+
+def execute_driver_sql(conn: Connection, statement, params: dict) -> CursorResult:
+    """Run the statement, compiled once, with `Connection.exec_driver_sql`."""
+    compiled = compiled_for(conn, statement, params)
+    return conn.exec_driver_sql(compiled.sql, compiled.parameters(params))
+
+
+class DriverStatement:
+    """A Core statement run on the driver's cursor (see the module's docstring)."""
+
+    __slots__ = ("statement",)
+
+    def __init__(self, statement) -> None:
+        self.statement = statement
+
+    def all(self, conn: Connection, params: dict) -> list[tuple]:
+        compiled = compiled_for(conn, self.statement, params)
+        parameters = compiled.parameters(params)
+        for hook in statement_hooks:
+            hook(conn, compiled.sql, parameters)
+        dbapi_connection = conn.connection.dbapi_connection
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(compiled.sql, parameters)
+            return cursor.fetchall() if cursor.description is not None else []
+        except conn.dialect.loaded_dbapi.Error as error:
+            dead = conn.dialect.is_disconnect(error, dbapi_connection, cursor)
+            if dead:  # as SQLAlchemy does: the pool's other connections died with it
+                conn.invalidate(error)
+                conn.engine.dispose(close=False)
+            raise DBAPIError.instance(
+                compiled.sql, parameters, error, conn.dialect.loaded_dbapi.Error,
+                connection_invalidated=dead, dialect=conn.dialect,
+            ) from error
+        finally:
+            cursor.close()
+
+    def one(self, conn: Connection, params: dict) -> tuple:
+        rows = self.all(conn, params)
+        if len(rows) != 1:
+            raise ValueError(f"expected one row, got {len(rows)}")
+        return rows[0]
