@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -46,6 +48,19 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
+
+
+class JSONText(TypeDecorator):
+    """A JSON object or list kept as text, the same on both databases; NULL reads as None."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else json.loads(value)
 
 
 class Role(enum.StrEnum):
@@ -88,6 +103,9 @@ class LeadDuplicate(db.Model):
 
 class Source(db.Model):
     __tablename__ = "sources"
+    __table_args__ = (
+        CheckConstraint("form_format IN ('standard', 'site_form', 'vk')", name="form_format_known"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
@@ -100,6 +118,12 @@ class Source(db.Model):
     # after success (303).
     allowed_origins: Mapped[str | None] = mapped_column(Text)
     thank_you_url: Mapped[str | None] = mapped_column(String(2048))
+    # What its webhook receives (contract §2a): "standard", "site_form" or "vk"
+    # (domain/form_reading.py, FORM_FORMATS); the field map {incoming: target}
+    # wins over recognition; VK's confirmation string.
+    form_format: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
+    field_map: Mapped[dict | None] = mapped_column(JSONText)
+    vk_confirmation: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     rules: Mapped[list[Distribution]] = relationship(
@@ -187,6 +211,13 @@ class Contact(db.Model):
         Index("ix_contacts_source_id", "source_id", "id"),
         Index("ix_contacts_lead_id", "lead_id", "created_at"),
         Index("ix_contacts_created_at", "created_at"),
+        Index(
+            "ix_contacts_utm_source",
+            "utm_source",
+            "id",
+            sqlite_where=text("utm_source IS NOT NULL"),
+            postgresql_where=text("utm_source IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -203,6 +234,13 @@ class Contact(db.Model):
     # CRM_RETURN_AFTER_MINUTES returns contacts never opened in time.
     first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What a site form sent besides the five fields, its attribution, and what
+    # could not be read (contract §2a); NULL reads as {} / [] in every answer.
+    form_fields: Mapped[dict | None] = mapped_column(JSONText)
+    utm: Mapped[dict | None] = mapped_column(JSONText)
+    utm_source: Mapped[str | None] = mapped_column(String(255))  # utm["utm_source"], to filter by
+    page_url: Mapped[str | None] = mapped_column(String(2048))
+    warnings: Mapped[list | None] = mapped_column(JSONText)
 
     lead: Mapped[Lead] = relationship(back_populates="contacts")
     source: Mapped[Source] = relationship()
@@ -357,3 +395,21 @@ class AuditEvent(db.Model):
     details: Mapped[str | None] = mapped_column(Text)
     ip: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class WebhookDelivery(db.Model):
+    """A request to a source's webhook that passed the token check, as the source's
+    page lists it (the last 50 per source are kept: services/deliveries.py)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_source_id", "source_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[int] = mapped_column(SmallInteger)  # the answer's HTTP status
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    recognised: Mapped[dict | None] = mapped_column(JSONText)  # incoming field -> what it became
+    kept: Mapped[list | None] = mapped_column(JSONText)  # fields kept as form_fields
+    warnings: Mapped[list | None] = mapped_column(JSONText)
+    body: Mapped[str | None] = mapped_column(Text)  # bounded, tokens and secrets masked

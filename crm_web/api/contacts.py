@@ -28,7 +28,8 @@ def create_contact():
 def list_contacts():
     q = query(ContactQuery)
     filters = service.ContactFilters(
-        status=q.status, operator_id=q.operator_id, source_id=q.source_id, lead_id=q.lead_id
+        status=q.status, operator_id=q.operator_id, source_id=q.source_id, lead_id=q.lead_id,
+        utm_source=q.utm_source,
     )
     return page_dict(ContactPage, service.list_contacts(db.session, filters, q.page, q.per_page, q.after))
 

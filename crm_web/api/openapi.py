@@ -27,8 +27,8 @@ from ..core.config import MAX_REQUEST_BODY
 from ..services.operators import OperatorCreate, OperatorPatch
 from ..services.sources import DistributionPut, SourceCreate, SourcePatch
 from ..services.validation import MAX_ID
-from ..webhooks import FORM_TYPES, MAX_IDEMPOTENCY_KEY
-from ..webhooks import MAX_BODY as WEBHOOK_MAX_BODY
+from ..webhooks.reading import FORM_TYPES, MAX_IDEMPOTENCY_KEY
+from ..webhooks.reading import MAX_BODY as WEBHOOK_MAX_BODY
 from . import schemas
 from . import serializers as answers
 from .schemas import Assign, ContactCreate, ContactQuery, LeadQuery, PageQuery, WebhookFields

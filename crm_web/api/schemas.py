@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from ..domain import errors
+from ..domain.form_reading import MAX_UTM
 from ..domain.identifiers import MAX_EXTERNAL_ID, MAX_MESSAGE, MAX_NAME, MAX_RAW_PHONE, parse_contact_input
 from ..domain.messages import N_
 from ..services.contacts import STATUSES
@@ -46,6 +47,25 @@ def _whole_number(raw: object) -> object:
 
 def QueryInt(low: int, high: int):  # noqa: N802 - a type
     return Annotated[int, BeforeValidator(_whole_number), Between(low, high)]
+
+
+def _text_within(max_len: int):
+    def read(raw: object) -> object:
+        if not isinstance(raw, str):
+            return raw  # refused by the type
+        text = raw.strip()
+        if "\x00" in text:
+            raise ValueError(N_("Invalid character."))
+        if len(text) > max_len:
+            raise ValueError(N_("At most %(max)d characters.", max=max_len))
+        return text or None
+
+    return read
+
+
+def QueryText(max_len: int):  # noqa: N802 - a type
+    """Text, trimmed: at most `max_len` characters, no NUL; blank is not given."""
+    return Annotated[Annotated[str, Field(max_length=max_len)] | None, BeforeValidator(_text_within(max_len))]
 
 
 class Query(BaseModel):
@@ -82,6 +102,9 @@ class ContactQuery(KeysetQuery):
     operator_id: QueryInt(1, MAX_ID) | None = Field(None, description="Only items of this operator.")
     source_id: QueryInt(1, MAX_ID) | None = Field(None, description="Only items of this source.")
     lead_id: QueryInt(1, MAX_ID) | None = Field(None, description="Only items of this lead.")
+    utm_source: QueryText(MAX_UTM) = Field(
+        None, description="Only contacts whose utm_source is exactly this (as the form sent it, trimmed)."
+    )
 
 
 class LeadQuery(KeysetQuery):

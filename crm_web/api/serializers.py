@@ -18,6 +18,8 @@ from pydantic.json_schema import SkipJsonSchema
 
 from .. import models
 from ..domain.choice import shares
+from ..domain.form_body import TARGETS, UTM_KEYS
+from ..domain.form_reading import FORM_FORMATS, MAX_VK_CONFIRMATION
 from ..domain.site_forms import origins_from_text
 from ..domain.weights import format_weight
 from ..services.contacts import STATUSES
@@ -55,6 +57,26 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def _none_as(empty: type):
+    """A stored NULL (or a missing value) read as an empty dict or list."""
+    return BeforeValidator(lambda value: empty() if value is None else value)
+
+
+# What a site form sent besides the five fields, as {name: text} in the order received.
+FormFields = Annotated[dict[str, str], _none_as(dict)]
+Utm = Annotated[
+    dict[str, str],
+    _none_as(dict),
+    WithJsonSchema({
+        "type": "object",
+        "propertyNames": {"enum": list(UTM_KEYS)},
+        "additionalProperties": {"type": "string"},
+        "description": "The attribution marks found (only those): " + ", ".join(UTM_KEYS) + ".",
+    }),
+]
+Warnings = Annotated[list[str], _none_as(list)]
+
+
 class OperatorRef(Out):
     id: Id
     name: str
@@ -65,6 +87,8 @@ class Contact(Out):
         "id": 17, "lead_id": 5, "source_id": 2, "status": "assigned",
         "operator": {"id": 3, "name": "Anna"}, "created_at": STAMP, "name": "Ivan",
         "message": "Call me back", "assigned_at": STAMP, "closed_at": None,
+        "form_fields": {"City": "Kazan"}, "utm": {"utm_source": "google", "utm_medium": "cpc"},
+        "page_url": "https://www.example.com/offer?utm_source=google&utm_medium=cpc", "warnings": [],
     }})
     id: Id
     lead_id: Id
@@ -78,6 +102,16 @@ class Contact(Out):
     message: str | None
     assigned_at: Stamp | None
     closed_at: Stamp | None
+    form_fields: FormFields = Field(
+        description="What the form sent besides the five fields, {name: text} in the order received; "
+        "{} when nothing."
+    )
+    utm: Utm
+    page_url: str | None = Field(description="The page the form was sent from, when the sender said.")
+    warnings: Warnings = Field(
+        description="What could not be read (an unreadable phone or email, no identifier at all); [] when "
+        "nothing."
+    )
 
 
 class LeadRef(Out):
@@ -116,8 +150,10 @@ class OperatorDeleted(Out):
     contacts_returned_to_queue: int = Field(ge=0)
 
 
-# Only supervisors see these fields of a source.
-SUPERVISOR_FIELDS = {"webhook_token", "allowed_origins", "thank_you_url"}
+# Only supervisors see these fields of a source: its secret and how forms connect to it.
+SUPERVISOR_FIELDS = {
+    "webhook_token", "allowed_origins", "thank_you_url", "form_format", "field_map", "vk_confirmation",
+}
 _SOURCE = {"id": 2, "name": "Site form", "key": "site-form", "is_active": True, "created_at": STAMP}
 
 
@@ -129,13 +165,22 @@ class Source(Out):
     is_active: bool
     created_at: Stamp
     webhook_token: str | SkipJsonSchema[None] = Field(
-        None, description="The secret the webhook expects. This and the next two: supervisors only."
+        None, description="The secret the webhook expects. This and the fields below: supervisors only."
     )
     allowed_origins: Annotated[list[str] | SkipJsonSchema[None], BeforeValidator(origins_from_text)] = Field(
         None, description="Origins (scheme://host[:port]) whose pages may post to the webhook (CORS)."
     )
     thank_you_url: str | None = Field(
         None, description="Where a plain HTML form post is redirected (303) after it is saved."
+    )
+    form_format: Literal[FORM_FORMATS] | SkipJsonSchema[None] = Field(  # type: ignore[valid-type]
+        None, description="What the webhook receives: standard, site_form or vk."
+    )
+    field_map: Annotated[
+        dict[str, Literal[TARGETS]] | SkipJsonSchema[None], _none_as(dict)  # type: ignore[valid-type]
+    ] = Field(None, description="{incoming field name: target}; {} when none.")
+    vk_confirmation: Annotated[str, Field(max_length=MAX_VK_CONFIRMATION)] | None = Field(
+        None, description="The string returned to VK's confirmation request."
     )
 
 
@@ -149,6 +194,9 @@ class SourceWithToken(Source):
             "webhook_token": "3q2-7wEAAAAx9Jd0LzF4bmRvbS10b2tlbi1leGFtcGxlAA",
             "allowed_origins": ["https://www.example.com"],
             "thank_you_url": "https://www.example.com/thanks",
+            "form_format": "site_form",
+            "field_map": {"your-city": "message"},
+            "vk_confirmation": None,
         }},
     )
 
@@ -222,7 +270,9 @@ def dump(model: type[BaseModel], value: Any, **options) -> dict:
     return model.model_validate(value, from_attributes=True).model_dump(**options)
 
 
-_CONTACT_FIELDS = tuple(name for name in Contact.model_fields if name != "operator")
+# What a site form adds to a contact (contract §2a); a record without them reads as none (None → {} / []).
+_FORM_FIELDS = ("form_fields", "utm", "page_url", "warnings")
+_CONTACT_FIELDS = tuple(name for name in Contact.model_fields if name not in ("operator", *_FORM_FIELDS))
 
 
 def _contact(contact, operator):
@@ -230,7 +280,11 @@ def _contact(contact, operator):
     loading contact.operator; the intake's NewContact has none to load."""
     if operator is None and contact.operator_id is not None:
         return contact
-    return {**{name: getattr(contact, name) for name in _CONTACT_FIELDS}, "operator": operator}
+    return {
+        **{name: getattr(contact, name) for name in _CONTACT_FIELDS},
+        **{name: getattr(contact, name, None) for name in _FORM_FIELDS},
+        "operator": operator,
+    }
 
 
 def contact_dict(contact: models.Contact, operator=None) -> dict:

@@ -17,6 +17,7 @@ lead rows (the intake), then the contact rows.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ def _source_and_candidates(*source_columns, where):
 # it is active (a disabled one is refused with its name).
 _SOURCE_BY_KEY = DriverStatement(_source_and_candidates(
     _sources.c.id, _sources.c.webhook_token,
+    _sources.c.form_format, _sources.c.field_map, _sources.c.vk_confirmation,
     where=and_(_sources.c.key == bindparam("key"), _sources.c.is_active.is_(true())),
 ))
 _SOURCE_BY_ID = DriverStatement(_source_and_candidates(
@@ -118,6 +120,10 @@ class IntakeSource:
     names: dict[int, str]  # the candidates' names
     is_active: bool = True
     name: str | None = None  # read only for the staff, whose disabled source is refused by name
+    # Read only for the webhook: how it reads the request (contract §2a).
+    form_format: str = "standard"
+    field_map: dict[str, str] | None = None
+    vk_confirmation: str | None = None
 
 
 def read_source(
@@ -127,18 +133,25 @@ def read_source(
     key (active sources only), or by id (whatever its state)."""
     if key is not None:
         rows = _SOURCE_BY_KEY.all(conn, {"key": key})
-        state = 2
+        state = 5
     else:
         rows = _SOURCE_BY_ID.all(conn, {"source_id": source_id})
         state = 4
     if not rows:
         return None
     eligible = [row[state:] for row in rows if row[state] is not None]
+    first = rows[0]
+    if key is not None:  # the webhook's: its format, field map and VK confirmation
+        field_map = json.loads(first[3]) if first[3] else None
+        more = {"form_format": first[2], "field_map": field_map, "vk_confirmation": first[4]}
+    else:  # the staff's: whether it is active, and its name
+        more = {"is_active": bool(first[2]), "name": first[3]}
     return IntakeSource(
-        *rows[0][:2],
+        first[0],
+        first[1],
         [Candidate(op_id, _weight(weight), True, load, cap) for op_id, _, weight, load, cap in eligible],
         {op_id: op_name for op_id, op_name, *_ in eligible},
-        *rows[0][2:state],
+        **more,
     )
 
 

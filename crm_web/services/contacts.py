@@ -27,6 +27,7 @@ class ContactFilters:
     operator_id: int | None = None
     source_id: int | None = None
     lead_id: int | None = None
+    utm_source: str | None = None  # exact, as stored (contract §2a)
 
 
 def get_contact(session: Session, contact_id: int) -> Contact:
@@ -45,7 +46,7 @@ def _filtered(query, filters: ContactFilters):
         query = query.where(Contact.is_active.is_(True), Contact.operator_id.is_not(None))
     elif filters.status == "closed":
         query = query.where(Contact.is_active.is_(False))
-    for field in ("operator_id", "source_id", "lead_id"):
+    for field in ("operator_id", "source_id", "lead_id", "utm_source"):
         value = getattr(filters, field)
         if value is not None:
             query = query.where(getattr(Contact, field) == value)

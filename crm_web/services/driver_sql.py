@@ -12,8 +12,11 @@ the compiled statement's `binds` and `positiontup`, each type's
   SQLAlchemy still executes it (events, errors wrapped, a dead connection
   noticed), without binding or result set-up per call;
 - `DriverStatement` runs it on the DBAPI cursor of the caller's connection
-  (psycopg's or sqlite3's public `cursor().execute`), inside the caller's
-  transaction, and answers the driver's rows as they come: only for columns
+  (sqlite3's `cursor().execute`; on PostgreSQL psycopg's `RawCursor`, with
+  the statement compiled to PostgreSQL's own `$1` placeholders, so that
+  psycopg need not parse the query on each call: it caches that only for
+  queries under 4 KB, which the at-once statement is not), inside the
+  caller's transaction, and answers the driver's rows as they come: only for columns
   the driver already returns as the app wants them (integers, text,
   booleans, and NUMERIC as Decimal on psycopg). A driver error is wrapped
   as SQLAlchemy's `DBAPIError`, and a dead connection invalidated with the
@@ -29,10 +32,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import DBAPIError
 
-# Each called as hook(connection, statement, parameters) before a
+# Each called as hook(connection, statement, {name: value}) before a
 # DriverStatement runs; the tests use it as they use SQLAlchemy's events.
 statement_hooks: list[Callable[[Connection, str, Any], None]] = []
 
@@ -67,14 +71,25 @@ class _Compiled:
 
 
 _compiled: dict[tuple, _Compiled] = {}
+_dollar_dialects: dict[type, Any] = {}
 
 
-def compiled_for(conn: Connection, statement, params: dict) -> _Compiled:
-    key = (statement, conn.dialect.name, *sorted(params))
+def compiled_for(conn: Connection, statement, params: dict, native: bool = False) -> _Compiled:
+    """The statement compiled for the connection's database; `native`: with PostgreSQL's $n."""
+    key = (statement, conn.dialect.name, native, *sorted(params))
     compiled = _compiled.get(key)
     if compiled is None:
-        compiled = _compiled[key] = _Compiled(statement, conn.dialect, sorted(params))
+        dialect = _dollar_dialect(conn.dialect) if native else conn.dialect
+        compiled = _compiled[key] = _Compiled(statement, dialect, sorted(params))
     return compiled
+
+
+def _dollar_dialect(dialect):
+    """The connection's PostgreSQL dialect, compiling to `$1` placeholders."""
+    cls = type(dialect)
+    if cls not in _dollar_dialects:
+        _dollar_dialects[cls] = cls(paramstyle="numeric_dollar")
+    return _dollar_dialects[cls]
 
 
 def execute_driver_sql(conn: Connection, statement, params: dict) -> CursorResult:
@@ -91,13 +106,20 @@ class DriverStatement:
     def __init__(self, statement) -> None:
         self.statement = statement
 
+    def sql(self, conn: Connection, params: dict) -> str:
+        """The SQL string as it is sent for these parameter names."""
+        return compiled_for(conn, self.statement, params, _native(conn)).sql
+
     def all(self, conn: Connection, params: dict) -> list[tuple]:
-        compiled = compiled_for(conn, self.statement, params)
+        native = _native(conn)
+        compiled = compiled_for(conn, self.statement, params, native)
         parameters = compiled.parameters(params)
-        for hook in statement_hooks:
-            hook(conn, compiled.sql, parameters)
+        if statement_hooks:
+            named = dict(zip(compiled.names, parameters, strict=True)) if compiled.positional else parameters
+            for hook in statement_hooks:
+                hook(conn, compiled.sql, named)
         dbapi_connection = conn.connection.dbapi_connection
-        cursor = dbapi_connection.cursor()
+        cursor = psycopg.RawCursor(dbapi_connection) if native else dbapi_connection.cursor()
         try:
             cursor.execute(compiled.sql, parameters)
             return cursor.fetchall() if cursor.description is not None else []
@@ -118,3 +140,7 @@ class DriverStatement:
         if len(rows) != 1:
             raise ValueError(f"expected one row, got {len(rows)}")
         return rows[0]
+
+
+def _native(conn: Connection) -> bool:
+    return conn.dialect.driver == "psycopg"

@@ -7,7 +7,13 @@ read in its own short transaction on a connection of its own, so a slow
 download holds no transaction open and a million rows never sit in memory.
 Quoting is RFC 4180 (the csv module, CRLF line ends); dates are ISO 8601
 in UTC; a text cell that starts like a formula gets a leading apostrophe
-(OWASP "CSV injection").
+(OWASP "CSV injection"). Column names are the same in every language.
+
+What a site form added to a contact (contract §2a) is spread over columns:
+its five utm_* marks one each, its page_url, and in one cell each its
+form_fields ("name: value; name: value", in the order received) and its
+warnings ("; " between them). A lead's utm_* are those of its earliest
+contact that carries any.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Callable, Iterator
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from ..domain.form_body import UTM_KEYS
 from ..models import Contact, Lead, Operator, Source
 from .contacts import ContactFilters, _filtered
 from .leads import lead_search_condition
@@ -29,8 +36,12 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CONTACT_COLUMNS = (
     "id", "created_at", "status", "source", "operator", "lead_id", "lead_name", "lead_phone",
     "lead_email", "lead_external_id", "name", "message", "assigned_at", "closed_at",
+    *UTM_KEYS, "page_url", "form_fields", "warnings",
 )
-LEAD_COLUMNS = ("id", "created_at", "name", "phone", "email", "external_id", "contacts", "last_contact_at")
+LEAD_COLUMNS = (
+    "id", "created_at", "name", "phone", "email", "external_id", "contacts", "last_contact_at", *UTM_KEYS,
+)
+_NO_UTM = (None,) * len(UTM_KEYS)
 
 
 _FORMULA_START = frozenset(FORMULA_START)
@@ -53,6 +64,19 @@ def _iso(session: Session, column):
     if session.get_bind().dialect.name == "postgresql":
         return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
     return func.strftime("%Y-%m-%dT%H:%M:%SZ", column)  # stored as naive UTC text
+
+
+def _utm_cells(utm: dict | None) -> tuple:
+    return tuple(map(utm.get, UTM_KEYS)) if utm else _NO_UTM
+
+
+def _form_fields_cell(fields: dict | None) -> str | None:
+    """{"City": "Kazan", "Size": "M"} → "City: Kazan; Size: M"."""
+    return "; ".join(f"{name}: {text}" for name, text in fields.items()) if fields else None
+
+
+def _warnings_cell(warnings: list | None) -> str | None:
+    return "; ".join(map(str, warnings)) if warnings else None
 
 
 class _Pieces(list):
@@ -110,6 +134,7 @@ def contact_rows(session: Session, filters: ContactFilters, batch_size: int = BA
             Contact.id, _iso(session, Contact.created_at), status, _source.name, _operator.name,
             Contact.lead_id, _lead.name, _lead.phone, _lead.email, _lead.external_id, Contact.name,
             Contact.message, _iso(session, Contact.assigned_at), _iso(session, Contact.closed_at),
+            Contact.utm, Contact.page_url, Contact.form_fields, Contact.warnings,  # spread by _contact_row
         )
         .join(_source, _source.id == Contact.source_id)
         .join(_lead, _lead.id == Contact.lead_id)
@@ -131,9 +156,17 @@ def contact_rows(session: Session, filters: ContactFilters, batch_size: int = BA
                 ))
             else:
                 query = query.where(Contact.id < last_id)
-        return conn.execute(query.limit(size)).all()
+        return [_contact_row(row) for row in conn.execute(query.limit(size))]
 
     return _chunks(_batches(session, page, batch_size), CONTACT_COLUMNS)
+
+
+def _contact_row(row) -> tuple:
+    """A selected row with its site form columns spread into CONTACT_COLUMNS."""
+    *head, utm, page_url, form_fields, warnings = row
+    if utm is None and form_fields is None and warnings is None:  # most contacts: nothing to spread
+        return (*head, *_NO_UTM, page_url, None, None)
+    return (*head, *_utm_cells(utm), page_url, _form_fields_cell(form_fields), _warnings_cell(warnings))
 
 
 # --- leads -------------------------------------------------------------------
@@ -145,8 +178,18 @@ def lead_rows(session: Session, q: str | None, region: str, batch_size: int = BA
     Raises ValidationError at once (before any chunk) for a query that is too long.
     """
     condition = lead_search_condition(q, region)
+    # The marks of the lead's earliest contact that has any: part of the same statement, an index
+    # look-up per lead (ix_contacts_lead_id), so a batch still costs two statements.
+    first_utm = (
+        select(Contact.utm)
+        .where(Contact.lead_id == Lead.id, Contact.utm.is_not(None), Contact.utm != {})
+        .order_by(Contact.created_at, Contact.id)
+        .limit(1)
+        .scalar_subquery()
+    )
     base = select(
-        Lead.id, _iso(session, Lead.created_at), Lead.name, Lead.phone, Lead.email, Lead.external_id
+        Lead.id, _iso(session, Lead.created_at), Lead.name, Lead.phone, Lead.email, Lead.external_id,
+        first_utm,
     )
     if condition is not None:
         base = base.where(condition)
@@ -167,6 +210,6 @@ def lead_rows(session: Session, q: str | None, region: str, batch_size: int = BA
                 .group_by(Contact.lead_id)
             )
         }
-        return [(*r, *stats.get(r[0], (0, None))) for r in leads]
+        return [(*r[:-1], *stats.get(r[0], (0, None)), *_utm_cells(r[-1])) for r in leads]
 
     return _chunks(_batches(session, page, batch_size), LEAD_COLUMNS)

@@ -42,9 +42,10 @@ from ..domain.idempotency import request_fingerprint
 from ..domain.identifiers import ContactInput
 from ..domain.messages import N_
 from ..models import Contact, IdempotencyKey, Source, utcnow
-from . import audit
+from . import audit, deliveries
 from .assignment import Claimed, Decision, IntakeSource, choose_and_claim, draw_and_claim, read_source
-from .intake_sql import AT_ONCE_ASSIGNED, AT_ONCE_QUEUED, audit_parameters
+from .deliveries import Delivery
+from .intake_sql import AT_ONCE_ASSIGNED, AT_ONCE_QUEUED, audit_parameters, delivery_parameters
 from .leads import resolve_lead
 from .sources import KEY_RE
 from .tx import (
@@ -68,6 +69,38 @@ class WebhookSource:
 
 
 @dataclass(frozen=True)
+class FormExtras:
+    """What a site form sent besides the five fields (contract §2a); None when nothing."""
+
+    form_fields: dict[str, str] | None = None
+    utm: dict[str, str] | None = None
+    page_url: str | None = None
+    warnings: list[str] | None = None
+
+
+NO_EXTRAS = FormExtras()
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A request as its caller read it once the source was known: what to store.
+
+    `idempotency_key`: the Idempotency-Key header, or a sender's delivery id.
+    `delivery`: the webhook's row of recent deliveries, written with the contact.
+    """
+
+    data: ContactInput
+    idempotency_key: str | None = None
+    extras: FormExtras = NO_EXTRAS
+    delivery: Delivery | None = None
+
+
+# The webhook reads its request only once the source is known (its format and
+# field map decide how); None: nothing to store, the caller answers.
+Read = Callable[[IntakeSource], Submission | None]
+
+
+@dataclass(frozen=True)
 class NewContact:
     """The contact just stored, as the intake wrote it (no ORM object, no reload)."""
 
@@ -80,6 +113,10 @@ class NewContact:
     message: str | None
     created_at: datetime
     assigned_at: datetime | None
+    form_fields: dict[str, str] | None = None
+    utm: dict[str, str] | None = None
+    page_url: str | None = None
+    warnings: list[str] | None = None
     closed_at: datetime | None = None
 
     @property
@@ -122,9 +159,8 @@ class IdempotencyKeyReused(ValidationError):
 @dataclass(frozen=True)
 class _Request:
     source: Source | WebhookSource
-    data: ContactInput | None
+    data: ContactInput | Read
     rng: random.Random
-    idempotency_key: str | None
     answer: Answer | None
 
 
@@ -135,14 +171,14 @@ class _StaleConnection(Exception):
 # Why the one statement wrote nothing.
 _REFUSED = object()  # the drawn operator had no room left
 _NEEDS_MORE = object()  # the request needs more than a new contact
+_KEYED = object()  # not tried: the request has an idempotency key
 
 
 def register_contact(
     where: Session | Engine,
     source: Source | WebhookSource,
-    data: ContactInput | None,
+    data: ContactInput | Read,
     rng: random.Random,
-    idempotency_key: str | None = None,
     answer: Answer | None = None,
 ) -> IntakeResult | None:
     """Store the contact, match its lead and hand it to an operator, atomically.
@@ -154,11 +190,16 @@ def register_contact(
     Raises, before writing anything: for the webhook NotFound (unknown or
     disabled source) and WrongToken; for the staff NotFound (no such source)
     and ValidationError on `source_id` (a disabled source takes nothing);
-    IdempotencyKeyReused (the key came first with another request). `data`
-    is None when the webhook refused the request itself (its error is the
-    caller's to answer once the source and token have passed): nothing is
-    written and None is returned. With an `idempotency_key`, `answer` turns
-    the result into the body stored for repeats of the request.
+    IdempotencyKeyReused (the key came first with another request). `data`:
+    the staff's contact, or the webhook's `Read`, called with the source once
+    it is read and checked; when it stores nothing (it refused the request,
+    or answers it without a contact), nothing is written and None is
+    returned. With an idempotency key, `answer` turns the result into the
+    body stored for repeats of the request.
+
+    For a source whose format is "vk" the request's token is not checked
+    here: VK sends it as the body's `secret`, which the webhook's `Read`
+    checks (contract §2a).
 
     Tried again once, as nothing had been written, when the pooled
     connection is found dead at the first statement (the database was
@@ -168,15 +209,8 @@ def register_contact(
     """
     if isinstance(source, WebhookSource) and not KEY_RE.match(source.key):
         raise NotFound("Unknown or disabled source.")  # also keeps NUL bytes away from PostgreSQL
-    if idempotency_key is not None and answer is None:
-        raise TypeError("an Idempotency-Key needs the answer to store")
-    request = _Request(source, data, rng, idempotency_key, answer)
-    at_once = (
-        isinstance(where, Engine)
-        and where.dialect.name == "postgresql"
-        and data is not None
-        and idempotency_key is None
-    )
+    request = _Request(source, data, rng, answer)
+    at_once = isinstance(where, Engine) and where.dialect.name == "postgresql"
     strategy = _at_once if at_once else _step_by_step
     try:
         return strategy(where, request)
@@ -209,9 +243,19 @@ def _transaction(where: Session | Engine) -> Iterator[Connection]:
 def _step_by_step(where: Session | Engine, request: _Request) -> IntakeResult | None:
     with _transaction(where) as conn:
         source = _checked_source(conn, request.source)
-        if request.data is None:
+        submission = _submission(request, source)
+        if submission is None:
             return None
-        return _store(conn, source, request)
+        return _store(conn, source, submission, request)
+
+
+def _submission(request: _Request, source: IntakeSource) -> Submission | None:
+    if isinstance(request.data, ContactInput):
+        return Submission(request.data)
+    submission = request.data(source)
+    if submission is not None and submission.idempotency_key is not None and request.answer is None:
+        raise TypeError("an idempotency key needs the answer to store")
+    return submission
 
 
 def _at_once(engine: Engine, request: _Request) -> IntakeResult:
@@ -228,13 +272,19 @@ def _at_once(engine: Engine, request: _Request) -> IntakeResult:
     with engine.connect() as conn:
         with autocommit(conn):
             source = _checked_source(conn, request.source)
-            outcome = _store_at_once(conn, source, request)
+            submission = _submission(request, source)
+            if submission is None:
+                return None
+            if submission.idempotency_key is not None:  # its key and answer take a transaction
+                outcome = _KEYED
+            else:
+                outcome = _store_at_once(conn, source, submission, request.rng)
         if isinstance(outcome, IntakeResult):
             return outcome
         with conn.begin():
             if outcome is _REFUSED:
-                return _store(conn, _checked_source(conn, request.source), request)
-            return _store(conn, source, request, lead_exists=True)
+                return _store(conn, _checked_source(conn, request.source), submission, request)
+            return _store(conn, source, submission, request, lead_exists=outcome is _NEEDS_MORE)
 
 
 def _checked_source(conn: Connection, named: Source | WebhookSource) -> IntakeSource:
@@ -249,7 +299,8 @@ def _checked_source(conn: Connection, named: Source | WebhookSource) -> IntakeSo
     if webhook:
         if source is None:  # unknown or disabled
             raise NotFound("Unknown or disabled source.")
-        if not hmac.compare_digest(named.token.encode(), source.webhook_token.encode()):
+        vk = source.form_format == "vk"  # its token comes in the body, checked by the webhook's Read
+        if not vk and not hmac.compare_digest(named.token.encode(), source.webhook_token.encode()):
             raise WrongToken("Missing or wrong webhook token.")
         return source
     # Read in the write transaction: the caller's Source may be older than a
@@ -264,24 +315,33 @@ def _checked_source(conn: Connection, named: Source | WebhookSource) -> IntakeSo
 
 
 def _store(
-    conn: Connection, source: IntakeSource, request: _Request, lead_exists: bool = False
+    conn: Connection,
+    source: IntakeSource,
+    submission: Submission,
+    request: _Request,
+    lead_exists: bool = False,
 ) -> IntakeResult:
-    """Step by step, in the caller's transaction: key, lead, claim, contact, audit row, answer."""
-    data, key = request.data, request.idempotency_key
+    """Step by step, in the caller's transaction: key, lead, claim, contact, audit row,
+    delivery row, answer."""
+    data, key = submission.data, submission.idempotency_key
     if key is not None:
         stored = _claim_idempotency_key(conn, source.id, key, request_fingerprint(data))
         if stored is not None:
+            if submission.delivery is not None:
+                deliveries.record(conn, source.id, 200, submission.delivery)
             return IntakeResult(replayed_answer=stored)
     # The operator first, then the lead, then the contact: the order in which
     # the one-statement strategy locks them too.
     decision = choose_and_claim(conn, source.candidates, source.names, request.rng)
     lead_id, lead_created = resolve_lead(conn, data.identifiers, data.name, insert_first=not lead_exists)
-    values = _contact_values(source.id, data, lead_id)
+    values = _contact_values(source.id, data, lead_id, submission.extras)
     # A plain INSERT: the ORM's unit of work would cost more than the rest of
     # the request's statements together.
     contact_id = inserted_id(conn, _INSERT_CONTACT, _contact_row(values, decision.claimed))
     action, details = decision.audit("auto")
     audit.record(conn, action, "contact", contact_id, details)
+    if submission.delivery is not None:
+        deliveries.record(conn, source.id, 201, submission.delivery, contact_id)
     result = _stored(contact_id, values, decision.claimed, lead_created)
     if key is not None:
         body = json.dumps(request.answer(result))
@@ -289,23 +349,32 @@ def _store(
     return result
 
 
-def _store_at_once(conn: Connection, source: IntakeSource, request: _Request) -> IntakeResult | object:
-    """Lead, claim, contact and audit row in one statement (services/intake_sql.py).
+def _store_at_once(
+    conn: Connection, source: IntakeSource, submission: Submission, rng: random.Random
+) -> IntakeResult | object:
+    """Lead, claim, contact, audit row and delivery row in one statement (services/intake_sql.py).
 
     One try of the draw-claim loop. The result, or, when the statement wrote
     nothing, _REFUSED (the drawn operator had no room left) or _NEEDS_MORE.
     """
-    data = request.data
-    values = _contact_values(source.id, data, None)
+    data = submission.data
+    values = _contact_values(source.id, data, None, submission.extras)
     ids = data.identifiers
+    delivery = submission.delivery or Delivery()
     params = {
         "new_source_id": source.id,
         "new_name": data.name,
         "new_message": data.message,
         "new_created_at": values["created_at"],
+        "new_form_fields": values["form_fields"],
+        "new_utm": values["utm"],
+        "new_utm_source": values["utm_source"],
+        "new_page_url": values["page_url"],
+        "new_warnings": values["warnings"],
         "lead_external_id": ids.external_id,
         "lead_phone": ids.phone,
         "lead_email": ids.email,
+        **delivery_parameters(delivery.values(source.id, 201, None)),
     }
     written = []
 
@@ -321,22 +390,27 @@ def _store_at_once(conn: Connection, source: IntakeSource, request: _Request) ->
         written.append(statement.one(conn, {**params, **chosen, **audit_parameters(row)}))
         return True  # one try only: a refused claim is retried step by step
 
-    decision = draw_and_claim(source.candidates, source.names, request.rng, write)
+    decision = draw_and_claim(source.candidates, source.names, rng, write)
     if not written:  # nobody to draw: the contact waits in the queue
         write(decision)
-    values["lead_id"], lead_created, contact_id, refused = written[0]
+    values["lead_id"], lead_created, contact_id, refused, _delivery_id = written[0]
     if contact_id is None:
         return _REFUSED if refused else _NEEDS_MORE
     return _stored(contact_id, values, decision.claimed, lead_created)
 
 
-def _contact_values(source_id: int, data: ContactInput, lead_id: int | None) -> dict:
+def _contact_values(source_id: int, data: ContactInput, lead_id: int | None, extras: FormExtras) -> dict:
     return {
         "lead_id": lead_id,
         "source_id": source_id,
         "name": data.name,
         "message": data.message,
         "created_at": utcnow(),
+        "form_fields": extras.form_fields or None,
+        "utm": extras.utm or None,
+        "utm_source": (extras.utm or {}).get("utm_source"),
+        "page_url": extras.page_url,
+        "warnings": extras.warnings or None,
     }
 
 
@@ -356,7 +430,7 @@ def _stored(contact_id: int, values: dict, claimed: Claimed | None, lead_created
         operator_id=claimed.id if claimed else None,
         is_active=True,
         assigned_at=values["created_at"] if claimed else None,
-        **values,
+        **{name: value for name, value in values.items() if name != "utm_source"},
     )
     return IntakeResult(contact=contact, lead_created=lead_created, operator=claimed)
 

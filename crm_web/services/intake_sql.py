@@ -17,7 +17,8 @@ Locks are taken operator first, then lead (the insert's unique check), then
 contact, as in the step-by-step intake, so the two never deadlock. It
 answers one row, `(lead id, lead created, contact id, refused)`:
 
-- a contact id: everything is written (and committed);
+- a contact id: everything is written (and committed), the webhook's
+  delivery row too (services/deliveries.py);
 - `refused`: nothing was written because the drawn operator had no room
   left (it filled up since the candidates were read); the caller starts
   again, step by step, with the operators as they are now;
@@ -48,7 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from ..models import AuditEvent, Contact, Lead, Operator, UTCDateTime
+from ..models import AuditEvent, Contact, JSONText, Lead, Operator, UTCDateTime, WebhookDelivery
 from .assignment import HAS_CAPACITY
 from .driver_sql import DriverStatement
 from .leads import leads_holding
@@ -57,9 +58,17 @@ _contacts = Contact.__table__
 _operators = Operator.__table__
 _leads = Lead.__table__
 _audit = AuditEvent.__table__
+_deliveries = WebhookDelivery.__table__
 _CONTACT_COLUMNS = [
     "lead_id", "source_id", "operator_id", "is_active", "name", "message", "created_at", "assigned_at",
+    "form_fields", "utm", "utm_source", "page_url", "warnings",
 ]
+# The delivery row (services/deliveries.py) but its contact, as parameters "d_<column>".
+_DELIVERY_COLUMNS = ["source_id", "received_at", "status", "recognised", "kept", "warnings", "body"]
+_DELIVERY_TYPES = {
+    "source_id": Integer, "received_at": UTCDateTime, "status": Integer,
+    "recognised": JSONText, "kept": JSONText, "warnings": JSONText, "body": Text,
+}
 # Every column of the audit row but its subject, the contact written here,
 # as parameters "a_<column>" (services/audit.py's `row`, see `audit_parameters`).
 _AUDIT_COLUMNS = [
@@ -74,6 +83,11 @@ _chosen = bindparam("chosen_id", type_=Integer)
 _lead_ids = {
     name: bindparam(f"lead_{name}", type_=String) for name in ("external_id", "phone", "email")
 }
+
+
+def delivery_parameters(values: dict) -> dict:
+    """The statement's delivery parameters from a delivery row's values (deliveries.Delivery.values)."""
+    return {f"d_{column}": values[column] for column in _DELIVERY_COLUMNS}
 
 
 def audit_parameters(row: dict) -> dict:
@@ -125,14 +139,20 @@ def _contact(lead, operator_id, assigned_at, claimed=None):
         bindparam("new_message", type_=Text),
         _now,
         assigned_at,
+        bindparam("new_form_fields", type_=JSONText),
+        bindparam("new_utm", type_=JSONText),
+        bindparam("new_utm_source", type_=String),
+        bindparam("new_page_url", type_=String),
+        bindparam("new_warnings", type_=JSONText),
     ).select_from(lead.join(claimed, true()) if claimed is not None else lead)
     contact = insert(_contacts).from_select(_CONTACT_COLUMNS, values).returning(_contacts.c.id)
     return contact.cte("new_contact")
 
 
 def _written(lead, contact, refused):
-    """(lead id, lead created, contact id, refused), the contact's id through
-    its audit row, so that the audit row is part of the statement."""
+    """(lead id, lead created, contact id, refused, delivery id), the contact's
+    id through its audit row, so that the audit row is part of the statement,
+    and the delivery row written with the contact."""
     audit_values = select(
         *(bindparam(f"a_{column}", type_=_AUDIT_TYPES.get(column, String)) for column in _AUDIT_COLUMNS),
         contact.c.id,
@@ -143,11 +163,22 @@ def _written(lead, contact, refused):
         .returning(_audit.c.subject_id)
         .cte("new_audit")
     )
+    delivery_values = select(
+        *(bindparam(f"d_{column}", type_=_DELIVERY_TYPES[column]) for column in _DELIVERY_COLUMNS),
+        contact.c.id,
+    ).select_from(contact)
+    delivery = (
+        insert(_deliveries)
+        .from_select([*_DELIVERY_COLUMNS, "contact_id"], delivery_values)
+        .returning(_deliveries.c.id)
+        .cte("new_delivery")
+    )
     return select(
         select(lead.c.id).scalar_subquery(),
         select(lead.c.created).scalar_subquery(),
         select(audit.c.subject_id).scalar_subquery(),
         refused.label("refused"),
+        select(delivery.c.id).scalar_subquery(),
     )
 
 

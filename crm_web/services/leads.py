@@ -68,8 +68,11 @@ def resolve_lead(
     conflict (services/intake.py), so the first round starts with the look-up.
     """
     given = ids.present()
-    match = _match_statement(tuple(given))
     insert_lead = _insert_lead_statement(conn)
+    if not given:
+        # A site form with no readable identifier (contract §2a): a lead of its own, never matched.
+        return inserted_id(conn, insert_lead, {"name": name, "created_at": utcnow()}), True
+    match = _match_statement(tuple(given))
     for attempt in range(MAX_MATCH_ATTEMPTS):
         if insert_first or attempt:
             lead_id = inserted_id(conn, insert_lead, {**given, "name": name, "created_at": utcnow()})

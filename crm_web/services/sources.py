@@ -7,13 +7,15 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StrictBool, StrictStr, model_validator
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..domain.errors import Conflict, NotFound, ValidationError
+from ..domain.form_body import MAX_FIELD_MAP, MAX_FIELD_NAME, TARGETS, validate_field_map
+from ..domain.form_reading import FORM_FORMATS, MAX_VK_CONFIRMATION
 from ..domain.messages import N_
 from ..domain.site_forms import MAX_THANK_YOU_URL, origins_to_text, parse_origins, parse_thank_you_url
 from ..domain.weights import MAX_WEIGHT, MIN_WEIGHT, WEIGHT_PATTERN, format_weight, parse_weight
@@ -27,9 +29,14 @@ from .validation import Expect, IdOf, InputModel, Invalid, Matches, Parsed, Text
 
 KEY_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 KEY_HELP = N_("Use 1-64 lower-case letters, digits, '-' or '_', starting and ending with a letter or digit.")
-# allowed_origins: CORS origins of site forms (a list); thank_you_url: where plain form posts go.
-FIELDS = {"name", "key", "is_active", "allowed_origins", "thank_you_url"}
-SITE_FORM_FIELDS = ("allowed_origins", "thank_you_url")
+# allowed_origins: CORS origins of site forms (a list); thank_you_url: where plain form posts go;
+# form_format, field_map, vk_confirmation: what the webhook receives (contract §2a).
+FIELDS = {
+    "name", "key", "is_active", "allowed_origins", "thank_you_url", "form_format", "field_map",
+    "vk_confirmation",
+}
+# Settings that null (or empty) clears, rather than leaves unchanged, in a PATCH.
+SITE_FORM_FIELDS = ("allowed_origins", "thank_you_url", "field_map", "vk_confirmation")
 _DUPLICATE = {
     "name": N_("A source with this name already exists."),
     "key": N_("A source with this key already exists."),
@@ -53,6 +60,28 @@ def _thank_you_url(value: object) -> str | None:
     return url
 
 
+def _field_map(value: object) -> dict[str, str] | None:
+    """The map as stored: None when empty (it reads as {})."""
+    try:
+        return validate_field_map(value) or None
+    except ValidationError as exc:
+        raise Invalid(*exc.fields["field_map"]) from None
+
+
+def _vk_confirmation(value: object) -> str | None:
+    """Trimmed; null or blank clears it."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Invalid(N_("Must be a string."))
+    value = value.strip()
+    if "\x00" in value:
+        raise Invalid(N_("Invalid character."))
+    if len(value) > MAX_VK_CONFIRMATION:
+        raise Invalid(N_("At most %(max)d characters.", max=MAX_VK_CONFIRMATION))
+    return value or None
+
+
 Name = TextOf(120)
 Key = Annotated[StrictStr, Text(64), Matches(KEY_RE, KEY_HELP)]
 Origins = Annotated[
@@ -67,6 +96,36 @@ ThankYouUrl = Annotated[
     Field(description="An absolute http(s) URL; plain HTML form posts are redirected there. null clears it."),
 ]
 
+FormFormat = Annotated[
+    Literal[FORM_FORMATS],  # type: ignore[valid-type]
+    Expect(
+        lambda value: value in FORM_FORMATS,
+        N_("Must be one of %(choices)s.", choices=", ".join(FORM_FORMATS)),
+    ),
+]
+FORM_FORMAT_HELP = (
+    "What the webhook receives: standard (the webhook's own JSON fields), site_form (any form builder "
+    "or site script: fields recognised by name, nothing refused for its content) or vk (VK lead forms "
+    "through VK's Callback API)."
+)
+FieldMap = Annotated[
+    dict[str, Literal[TARGETS]] | None,  # type: ignore[valid-type]
+    Parsed(_field_map, json_schema={
+        "type": ["object", "null"],
+        "maxProperties": MAX_FIELD_MAP,
+        "propertyNames": {"minLength": 1, "maxLength": MAX_FIELD_NAME},
+        "additionalProperties": {"enum": list(TARGETS)},
+        "description": f"{{incoming field name: target}}, the target one of {', '.join(TARGETS)}; at most "
+        f"{MAX_FIELD_MAP} entries. It wins over recognition by name in every format. null or {{}} clears it.",
+    }),
+]
+VkConfirmation = Annotated[
+    Annotated[StrictStr, Field(max_length=MAX_VK_CONFIRMATION)] | None,
+    Parsed(_vk_confirmation),
+    Field(description="The string VK asks the webhook to return to confirm the address (type "
+          "\"confirmation\"); trimmed. null or \"\" clears it."),
+]
+
 
 class SourceCreate(InputModel):
     model_config = ConfigDict(json_schema_extra={
@@ -77,10 +136,14 @@ class SourceCreate(InputModel):
     is_active: StrictBool = True
     allowed_origins: Origins = None
     thank_you_url: ThankYouUrl = None
+    form_format: FormFormat = Field("standard", description=FORM_FORMAT_HELP)
+    field_map: FieldMap = None
+    vk_confirmation: VkConfirmation = None
 
 
 class SourcePatch(InputModel):
-    """Only the fields given change; null means unchanged, except for the site form fields (null clears)."""
+    """Only the fields given change; null means unchanged, except for the site form settings
+    (allowed_origins, thank_you_url, field_map, vk_confirmation), which null clears."""
 
     model_config = ConfigDict(json_schema_extra={"example": {"is_active": False, "thank_you_url": None}})
     name: Name | None = None
@@ -88,6 +151,9 @@ class SourcePatch(InputModel):
     is_active: StrictBool | None = None
     allowed_origins: Origins = None
     thank_you_url: ThankYouUrl = None
+    form_format: FormFormat | None = Field(None, description=FORM_FORMAT_HELP)
+    field_map: FieldMap = None
+    vk_confirmation: VkConfirmation = None
 
 
 Weight = Annotated[Decimal, Parsed(parse_weight, json_schema={
@@ -176,10 +242,11 @@ def _parse(data: Mapping, partial: bool) -> dict:
     given = check(SourcePatch if partial else SourceCreate, data)
     values = given.model_dump(exclude=set(SITE_FORM_FIELDS), exclude_none=True)
     # A site form field left out changes nothing; null (or empty) clears it.
-    if "allowed_origins" in given.model_fields_set:
-        values["allowed_origins"] = origins_to_text(given.allowed_origins)
-    if "thank_you_url" in given.model_fields_set:
-        values["thank_you_url"] = given.thank_you_url
+    for field in SITE_FORM_FIELDS:
+        if field in given.model_fields_set:
+            values[field] = getattr(given, field)
+    if "allowed_origins" in values:
+        values["allowed_origins"] = origins_to_text(values["allowed_origins"])
     return values
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -13,6 +14,8 @@ from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from ..core.extensions import db
 from ..domain.errors import Conflict, ValidationError
+from ..domain.form_body import UTM_KEYS
+from ..domain.form_reading import MAX_UTM
 from ..domain.identifiers import INTAKE_FIELDS, parse_contact_input
 from ..models import utcnow
 from ..services import contacts as service
@@ -76,12 +79,19 @@ class ContactFilterForm(CrmForm):
     )
     source_id = SelectField(_l("Source"), default="")
     operator_id = SelectField(_l("Operator"), default="")
+    utm_source = StringField(
+        _l("UTM source"),
+        validators=[Optional(), Length(max=MAX_UTM)],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        render_kw={"spellcheck": "false"},
+    )
 
     def filters(self) -> ContactFilters:
         return ContactFilters(
             status=self.status.data or None,
             source_id=int(self.source_id.data) if self.source_id.data else None,
             operator_id=int(self.operator_id.data) if self.operator_id.data else None,
+            utm_source=self.utm_source.data or None,  # exact, as the form sent it (trimmed)
         )
 
 
@@ -161,7 +171,31 @@ def contact(contact_id: int):
             or (contact.operator_id is not None and contact.operator_id == current_user.operator_id)
         ),
         history=[present(event) for event in subject_history(db.session, "contact", contact.id)],
+        utm=_utm_marks(contact.utm),
+        page_link=web_link(contact.page_url),
     )
+
+
+def _utm_marks(utm: dict | None) -> list[tuple[str, str]]:
+    """The contact's UTM marks in their usual order (utm_source first), then any others."""
+    utm = utm or {}
+    return [(key, utm[key]) for key in UTM_KEYS if utm.get(key)] + [
+        (key, value) for key, value in utm.items() if key not in UTM_KEYS and value
+    ]
+
+
+def web_link(url: str | None) -> str | None:
+    """`url` when a browser may follow it from our pages: http or https with a host, else None
+    (javascript:, data: and the like are shown as text, never as a link)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(ord(c) < 32 for c in url):
+        return None
+    return url.strip()
 
 
 @bp.post("/contacts/<int:contact_id>/close")

@@ -1,4 +1,5 @@
-"""/reports/distribution: the fairness report (configured against actual shares) and the queue over time."""
+"""/reports/distribution: the fairness report (configured against actual shares), the queue over time,
+and the period's contacts by source and UTM source (one filter form and period for all three)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def distribution_report():
         ), 422
     reports = service.distribution_report(db.session, filters)
     queue = service.queue_report(db.session, filters, now)
+    utm = service.utm_report(db.session, filters)
     return render_template(
         "reports/distribution.html",
         sources=sources,
@@ -44,6 +46,8 @@ def distribution_report():
         reports=reports,
         charts={r.source_id: _share_chart(r) for r in reports if r.operators},
         queue=queue,
+        utm=utm,
+        utm_rows_per_source=service.UTM_ROWS_PER_SOURCE,
         queue_chart_data=_queue_chart(queue),
         wait=_wait,
         day=lambda value: format_date(value, "medium"),

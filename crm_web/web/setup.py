@@ -35,6 +35,7 @@ def configure_web(app: Flask) -> None:
         date=lambda value: format_datetime(value, "medium") if value else "",
         ago=_ago,
         waited=_waited,
+        translated=_translated,
     )
 
     @app.context_processor
@@ -65,3 +66,11 @@ def _ago(value: datetime | None) -> str:
 
 def _waited(value: datetime | None) -> str:
     return _since(value) if value else ""
+
+
+def _translated(text: str | None) -> str:
+    """A message stored in English (a contact's warnings): the page's language when the catalog has
+    it word for word (messages without parameters), else as stored."""
+    from flask_babel import gettext
+
+    return gettext(text) if text else ""

@@ -7,28 +7,21 @@ URL, a 303 to it (or a small error page) instead of JSON.
 
 from __future__ import annotations
 
-import io
-
 from flask import Blueprint, current_app, redirect, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.wrappers import Request
 
 from ..api.serializers import intake_body
 from ..core.errors import error_response
 from ..core.extensions import db, limiter
-from ..core.json_body import parse_json
 from ..core.request_context import set_request_actor
-from ..domain.errors import NotFound, ValidationError
-from ..domain.identifiers import ContactInput, parse_contact_input
+from ..domain.errors import NotFound
+from ..services.deliveries import record_alone
 from ..services.intake import IdempotencyKeyReused, WebhookSource, WrongToken, register_contact
 from ..services.site_forms import site_form
+from .reading import FORM_TYPES, Incoming, Reader
 
 bp = Blueprint("webhooks", __name__)
 
-MAX_BODY = 64 * 1024
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-MAX_IDEMPOTENCY_KEY = 255
 PREFLIGHT_HEADERS = {
     "Access-Control-Allow-Methods": "POST",
     "Access-Control-Allow-Headers": "Content-Type, X-Webhook-Token, Idempotency-Key",
@@ -61,15 +54,13 @@ def preflight(source_key: str):
 def receive(source_key: str):
     set_request_actor(f"webhook {source_key[:64]}")
     token = request.headers.get("X-Webhook-Token") or request.args.get("token") or ""
-    # The request is read and checked before the database is touched, so
-    # the source, the token and the contact take one transaction; its own
-    # errors are answered after the source's and the token's, in the
-    # documented order.
-    key = request.headers.get("Idempotency-Key")
-    data, failure = _prepare(key)
+    # The body is read before the database is touched, so the source, the
+    # token and the contact take one transaction; how it is interpreted
+    # depends on the source's format (reading.py).
+    reader = Reader(Incoming(), request.headers.get("Idempotency-Key"))
     try:
         result = register_contact(
-            db.engine, WebhookSource(source_key, token), data, current_app.extensions["crm_rng"], key,
+            db.engine, WebhookSource(source_key, token), reader, current_app.extensions["crm_rng"],
             answer=intake_body,
         )
     except NotFound as exc:
@@ -77,78 +68,29 @@ def receive(source_key: str):
     except WrongToken as exc:
         return error_response(401, exc.message)
     except IdempotencyKeyReused as exc:  # the key came first with another body: 422, nothing of it shown
+        _record(reader, 422)
         return error_response(422, exc.message, "validation_error", exc.fields)
     if result is None:
-        return failure
+        _record(reader, _status(reader.answer))
+        return reader.answer
+    if reader.vk:
+        return reader.answer  # "ok", stored or repeated
     # Built after the commit, not while SQLite's writer turn is held.
     return intake_body(result), 200 if result.replayed else 201
 
 
-def _prepare(key: str | None) -> tuple[ContactInput | None, object]:
-    """The parsed request, or None and its error response (413, 415, 400, 422)."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return None, _too_large()
-    fields, failure = _read_body()
-    if failure is not None:
-        return None, failure
-    if key is not None and (not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or "\x00" in key):
-        return None, error_response(
-            422,
-            "Idempotency-Key must be 1 to 255 characters.",
-            fields={"Idempotency-Key": ["Must be 1 to 255 characters."]},
-        )
+def _record(reader: Reader, status: int) -> None:
+    """The source's delivery row for a request that stored nothing (a stored one is the intake's)."""
+    if reader.source_id is None or reader.delivery is None:
+        return  # the source or the token was refused first
     try:
-        return parse_contact_input(fields, current_app.config["CRM_PHONE_REGION"]), None
-    except ValidationError as exc:
-        return None, error_response(422, exc.message, "validation_error", exc.fields)
+        record_alone(db.engine, reader.source_id, status, reader.delivery)
+    except SQLAlchemyError:  # the request's answer does not depend on it
+        current_app.logger.warning("webhook: could not record the delivery", exc_info=True)
 
 
-def _too_large():
-    return error_response(413, f"Body is larger than {MAX_BODY // 1024} KiB.")
-
-
-def _read_limited() -> bytes | None:
-    """The raw body, or None when it exceeds MAX_BODY.
-
-    Read by hand because a chunked body has no Content-Length, and Werkzeug
-    would silently cut it at the limit instead of refusing it.
-    """
-    raw = request.stream.read(MAX_BODY + 1)
-    return None if len(raw) > MAX_BODY else raw
-
-
-def _parse_form(raw: bytes):
-    environ = dict(request.environ)
-    environ.pop("HTTP_TRANSFER_ENCODING", None)
-    environ.update({"wsgi.input": io.BytesIO(raw), "CONTENT_LENGTH": str(len(raw))})
-    return Request(environ).form
-
-
-def _read_body():
-    """The request's fields as a mapping, or an error response."""
-    mimetype = request.mimetype
-    if mimetype != "application/json" and mimetype not in FORM_TYPES:
-        return None, error_response(
-            415, "Send application/json, application/x-www-form-urlencoded or multipart/form-data."
-        )
-    try:
-        raw = _read_limited()
-    except RequestEntityTooLarge:
-        raw = None
-    if raw is None:
-        return None, _too_large()
-    if mimetype in FORM_TYPES:
-        try:
-            return _parse_form(raw), None
-        except RequestEntityTooLarge:
-            return None, _too_large()
-    try:
-        payload = parse_json(raw)
-    except (ValueError, RecursionError):
-        return None, error_response(400, "Body is not valid JSON.")
-    if not isinstance(payload, dict):
-        return None, error_response(400, "Body must be a JSON object.")
-    return payload, None
+def _status(answer) -> int:
+    return answer[1] if isinstance(answer, tuple) else answer.status_code
 
 
 @bp.after_request

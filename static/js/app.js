@@ -69,8 +69,36 @@
     var table = event.target.closest && event.target.closest("[data-weights]");
     if (table) updateShares(table);
   });
+  // Row editors (a source's field map): "Add a row" clones the row in its <template>, and each
+  // row's button removes it. Without script the page offers blank rows; clearing a name drops a row.
+  function rowsFull(add) {
+    var body = document.querySelector(add.getAttribute("data-add-row"));
+    var max = parseInt(add.getAttribute("data-max-rows") || "0", 10);
+    return !body || (max > 0 && body.children.length >= max);
+  }
+  document.addEventListener("click", function (event) {
+    var add = event.target.closest("[data-add-row]");
+    if (add) {
+      var template = document.querySelector(add.getAttribute("data-row-template"));
+      if (!template || rowsFull(add)) return;
+      var row = template.content.firstElementChild.cloneNode(true);
+      row.querySelectorAll("[data-remove-row]").forEach(function (b) { b.hidden = false; });
+      document.querySelector(add.getAttribute("data-add-row")).appendChild(row);
+      add.disabled = rowsFull(add);
+      var input = row.querySelector("input, select");
+      if (input) input.focus();
+      return;
+    }
+    var remove = event.target.closest("[data-remove-row]");
+    if (remove && remove.closest("tr")) {
+      remove.closest("tr").remove();
+      document.querySelectorAll("[data-add-row]").forEach(function (b) { b.disabled = rowsFull(b); });
+    }
+  });
   function init() {
     document.querySelectorAll("[data-weights]").forEach(updateShares);
+    document.querySelectorAll("[data-add-row], [data-remove-row]").forEach(function (b) { b.hidden = false; });
+    document.querySelectorAll("[data-add-row]").forEach(function (b) { b.disabled = rowsFull(b); });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();

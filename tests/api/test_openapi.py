@@ -12,8 +12,11 @@ import json
 import re
 
 from openapi_spec_validator import validate
+from sqlalchemy import update
 
 from crm_web.api.openapi import openapi_document
+from crm_web.core.extensions import db
+from crm_web.models import Contact
 
 from .helpers import API, UNKNOWN_TOKEN, bearer
 from .openapi_check import (
@@ -178,6 +181,9 @@ def test_typical_answers_validate_against_the_document(client, factory):
         json={"allowed_origins": ["https://shop.example"], "thank_you_url": "https://shop.example/thanks"},
     )
     s.call("PATCH", f"{API}/sources/{src['id']}", 422, headers=h, json={"key": "Not A Key"})
+    s.call("PATCH", f"{API}/sources/{src['id']}", 200, headers=h,
+           json={"form_format": "standard", "field_map": {"tel-715": "phone"}, "vk_confirmation": "a1b2"})
+    s.call("PATCH", f"{API}/sources/{src['id']}", 422, headers=h, json={"field_map": {"city": "address"}})
     src = s.call("POST", f"{API}/sources/{src['id']}/token", 200, headers=h).get_json()
     s.call("POST", f"{API}/sources/999999/token", 404, headers=h)
     s.call("GET", f"{API}/sources/{src['id']}/distribution", 200, headers=h)
@@ -202,6 +208,16 @@ def test_typical_answers_validate_against_the_document(client, factory):
     s.call("GET", f"{API}/contacts?after={first['contact']['id']}&per_page=1", 200, headers=h)
     s.call("GET", f"{API}/contacts?status=open", 422, headers=h)
     s.call("GET", f"{API}/contacts/{first['contact']['id']}", 200, headers=h)
+    with client.application.app_context():  # what a site form adds (contract §2a)
+        db.session.execute(update(Contact).where(Contact.id == first["contact"]["id"]).values(
+            form_fields={"City": "Kazan"}, utm={"utm_source": "google"}, utm_source="google",
+            page_url="https://shop.example/?utm_source=google", warnings=["Phone could not be read."],
+        ))
+        db.session.commit()
+        db.session.remove()
+    s.call("GET", f"{API}/contacts/{first['contact']['id']}", 200, headers=h)
+    s.call("GET", f"{API}/contacts?utm_source=google", 200, headers=h)
+    s.call("GET", f"{API}/contacts?utm_source={'x' * 256}", 422, headers=h)
     s.call("GET", f"{API}/contacts/999999", 404, headers=h)
     waiting_id = waiting["contact"]["id"]
     s.call("POST", f"{API}/contacts/{waiting_id}/assign", 409, headers=h, json={"operator_id": full.id})

@@ -38,7 +38,8 @@ json_values = st.recursive(
     max_leaves=12,
 )
 INTAKE_KEYS = ["external_id", "phone", "email", "name", "message", "source_id", "operator_id", "rules",
-               "max_load", "is_active", "key", "weight", "allowed_origins", "thank_you_url", "id"]
+               "max_load", "is_active", "key", "weight", "allowed_origins", "thank_you_url", "id",
+               "form_format", "field_map", "vk_confirmation"]
 objects = st.dictionaries(st.one_of(st.sampled_from(INTAKE_KEYS), texts), json_values, max_size=6)
 
 

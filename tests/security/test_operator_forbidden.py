@@ -29,6 +29,7 @@ SUPERVISOR_ONLY = {
     ("web.edit_source", "POST"),
     ("web.toggle_source", "POST"),
     ("web.rotate_source_token", "POST"),
+    ("web.source_format", "POST"),
     ("web.weights", "GET"),
     ("web.weights", "POST"),
     ("web.users", "GET"),

@@ -27,7 +27,7 @@ def rows_of(response) -> list[dict]:
 
 
 def list_ids(html: str, kind: str) -> list[int]:
-    return [int(n) for n in re.findall(rf'<td><a href="/{kind}/(\d+)">#', html)]
+    return [int(n) for n in re.findall(rf'<td[^>]*><a href="/{kind}/(\d+)">#', html)]
 
 
 @pytest.fixture
@@ -252,3 +252,107 @@ def test_a_large_export_never_holds_the_whole_body(client, sign_in, sources, app
         tracemalloc.stop()
     assert total > 12_000_000
     assert peak < total / 5, f"peak {peak} bytes for a body of {total}"
+
+
+# --- what a site form added (contract §2a) ------------------------------------------------------
+
+UTM_COLUMNS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+
+
+def set_form_data(app, contact_id: int, **values) -> None:
+    """What the site-form intake stores, written straight into the row."""
+    with app.app_context():
+        db.session.execute(update(Contact).where(Contact.id == contact_id).values(
+            **values, utm_source=(values.get("utm") or {}).get("utm_source"),
+        ))
+        db.session.commit()
+        db.session.remove()
+
+
+def test_both_exports_carry_the_utm_columns_and_contacts_also_page_form_fields_and_warnings():
+    assert CONTACT_COLUMNS[-8:] == (*UTM_COLUMNS, "page_url", "form_fields", "warnings")
+    assert LEAD_COLUMNS[-5:] == UTM_COLUMNS
+
+
+def test_contacts_export_spreads_what_a_site_form_added(client, sign_in, contacts, app):
+    set_form_data(
+        app, contacts[1].id,
+        utm={"utm_source": "yandex", "utm_medium": "cpc", "utm_term": "купить диван"},
+        page_url="https://shop.example/?utm_source=yandex", warnings=["Phone could not be read.", "Second."],
+        form_fields={"Город": "Казань", "tel-715": "12", "Comment": "line one\nline two"},
+    )
+    sign_in()
+    rows = {int(r["id"]): r for r in rows_of(client.get("/contacts/export.csv"))}
+    olga = rows[contacts[1].id]
+    assert {c: olga[c] for c in UTM_COLUMNS} == {
+        "utm_source": "yandex", "utm_medium": "cpc", "utm_campaign": "", "utm_content": "",
+        "utm_term": "купить диван",
+    }
+    assert olga["page_url"] == "https://shop.example/?utm_source=yandex"
+    assert olga["form_fields"] == "Город: Казань; tel-715: 12; Comment: line one\nline two"
+    assert olga["warnings"] == "Phone could not be read.; Second."
+    plain = rows[contacts[0].id]  # a contact no form added anything to: empty cells
+    assert [plain[c] for c in (*UTM_COLUMNS, "page_url", "form_fields", "warnings")] == [""] * 8
+
+
+def test_formula_like_form_data_gets_an_apostrophe(client, sign_in, contacts, app):
+    set_form_data(app, contacts[0].id, utm={"utm_source": "=HYPERLINK(\"http://evil\")", "utm_term": "+1"},
+                  form_fields={"=cmd|' /C calc'!A0": "x"}, warnings=["-bad"])
+    sign_in()
+    row = next(r for r in rows_of(client.get("/contacts/export.csv")) if r["id"] == str(contacts[0].id))
+    assert row["utm_source"] == "'=HYPERLINK(\"http://evil\")"
+    assert row["utm_term"] == "'+1"
+    assert row["form_fields"] == "'=cmd|' /C calc'!A0: x"
+    assert row["warnings"] == "'-bad"
+
+
+def test_the_column_names_are_the_same_in_every_language(client, sign_in, contacts):
+    sign_in()
+    ru = {"Accept-Language": "ru-RU,ru;q=0.9"}
+    assert "Выйти" in client.get("/contacts", headers=ru).get_data(as_text=True)  # the pages are in Russian
+    assert tuple(rows_of(client.get("/contacts/export.csv", headers=ru))[0]) == CONTACT_COLUMNS
+    assert tuple(rows_of(client.get("/leads/export.csv", headers=ru))[0]) == LEAD_COLUMNS
+
+
+def test_a_leads_utm_columns_are_its_earliest_marked_contacts(
+    client, sign_in, contacts, make_contact, sources, app
+):
+    second = make_contact(sources["site"], phone="+7 999 000-00-01", message="from an ad")
+    third = make_contact(sources["call"], phone="+7 999 000-00-01", message="from another ad")
+    set_form_data(app, third.id, utm={"utm_source": "google", "utm_campaign": "late"})
+    set_form_data(app, second.id, utm={"utm_source": "yandex", "utm_medium": "cpc"})
+    set_form_data(app, contacts[3].id, utm={})  # stored empty: no marks
+    sign_in()
+    rows = {int(r["id"]): r for r in rows_of(client.get("/leads/export.csv"))}
+    ivan = rows[second.lead_id]
+    assert ivan["contacts"] == "3"
+    assert [ivan[c] for c in UTM_COLUMNS] == ["yandex", "cpc", "", "", ""]  # not the first contact's (none)
+    for lead_id, row in rows.items():
+        if lead_id != second.lead_id:
+            assert [row[c] for c in UTM_COLUMNS] == [""] * 5, row
+
+
+def test_form_data_costs_no_extra_statement_per_row(client, sign_in, sources, make_contact, app):
+    made = [make_contact(sources["site"], phone=f"+7999222000{i}") for i in range(5)]
+    made += [make_contact(sources["site"], phone=f"+7999222000{i}") for i in range(5)]  # a second each
+    for contact in made:
+        set_form_data(app, contact.id, utm={"utm_source": f"s{contact.id}"}, form_fields={"a": "b"},
+                      warnings=["w"], page_url="https://x.example/")
+    app.config["CRM_EXPORT_BATCH_SIZE"] = 3
+    sign_in()
+
+    def reads(log, table: str) -> int:  # the export's own statements (the request's others aside)
+        return sum(
+            1 for s in log.statements
+            if s.lstrip().upper().startswith("SELECT") and f"FROM {table}" in s
+        )
+
+    with recorded_statements(app) as log:
+        rows = rows_of(client.get("/contacts/export.csv"))
+    assert len(rows) == 10 and all(r["form_fields"] == "a: b" for r in rows)
+    assert reads(log, "contacts") == 4  # 3, 3, 3, 1 rows a batch
+    with recorded_statements(app) as log:
+        rows = rows_of(client.get("/leads/export.csv"))
+    assert len(rows) == 5 and all(r["utm_source"] for r in rows)
+    assert reads(log, "leads") == 2  # 3, 2 leads a batch
+    assert reads(log, "contacts") == 2 + 2  # a batch: the leads (their marks a subquery), their counts

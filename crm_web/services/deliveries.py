@@ -1,0 +1,132 @@
+"""A source's recent webhook deliveries: the requests that passed the token check (contract §2a).
+
+The source's page lists the last RECENT of them, so whoever connects a form sees
+what arrived: the answer, what was recognised as which field, what was kept,
+the warnings and the body (bounded, secrets masked). A stored contact's row
+is written by the intake in the contact's own statement or transaction
+(services/intake.py), any other by `record_alone`. Each source keeps its last
+RECENT rows: a trigger drops the older ones within the inserting statement
+(migration 0004), whoever inserts, at no extra round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from ..models import WebhookDelivery, utcnow
+from .tx import inserted_id, write_connection
+
+RECENT = 50  # also in migration 0004's trigger
+MAX_SHOWN_BODY = 4000  # characters of the body kept with a delivery
+MASK = "***"
+# Field names whose values are never kept (case, "-" and "_" aside).
+_SECRET_NAMES = frozenset(
+    {"secret", "token", "webhooktoken", "xwebhooktoken", "password", "passwd", "apikey", "accesstoken",
+     "authorization"}
+)
+_SEPARATORS = re.compile(r"[\s_\-]+")
+_SECRET_IN_TEXT = re.compile(
+    r"""(?ix)
+    (["']?(?:secret|token|webhook[_-]?token|password|api[_-]?key|access[_-]?token)["']?\s*[:=]\s*)
+    ("[^"]*"|'[^']*'|[^\s&,;}]+)
+    """
+)
+_table = WebhookDelivery.__table__
+_INSERT = insert(_table)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a delivery row says besides its source, status and contact."""
+
+    recognised: dict[str, str] = field(default_factory=dict)
+    kept: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    body: str | None = None
+
+    def values(
+        self, source_id: int, status: int, contact_id: int | None, now: datetime | None = None
+    ) -> dict:
+        return {
+            "source_id": source_id,
+            "received_at": now or utcnow(),
+            "status": status,
+            "contact_id": contact_id,
+            "recognised": dict(self.recognised) or None,
+            "kept": list(self.kept) or None,
+            "warnings": [str(w) for w in self.warnings] or None,
+            "body": self.body,
+        }
+
+
+def _is_secret(name: object) -> bool:
+    return isinstance(name, str) and _SEPARATORS.sub("", name.casefold()) in _SECRET_NAMES
+
+
+def _has_secret(value: object) -> bool:
+    if isinstance(value, dict):
+        return any(_is_secret(k) or _has_secret(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_secret(v) for v in value)
+    return False
+
+
+def _masked(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: MASK if _is_secret(k) else _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
+def shown_body(shown: object, raw: bytes | str | None) -> str | None:
+    """The body as the page shows it: a JSON object or form pairs with secrets masked, else the raw
+    text with anything that looks like a secret masked; at most MAX_SHOWN_BODY characters."""
+    if isinstance(shown, dict) and raw and not _has_secret(shown):
+        # As the sender sent it: the common case costs no re-encoding.
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    elif isinstance(shown, dict):
+        text = json.dumps(_masked(shown), ensure_ascii=False, indent=1, default=str)
+    elif isinstance(shown, list | tuple):
+        text = "\n".join(
+            f"{name}={MASK if _is_secret(name) else value}" for name, value in shown
+        )
+    elif raw:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        text = _SECRET_IN_TEXT.sub(lambda m: m.group(1) + MASK, text)
+    else:
+        return None
+    text = text.replace("\x00", "")
+    return text if len(text) <= MAX_SHOWN_BODY else text[: MAX_SHOWN_BODY - 1] + "…"
+
+
+def record(
+    conn: Connection, source_id: int, status: int, delivery: Delivery, contact_id: int | None = None
+) -> int | None:
+    """Write a delivery row in the caller's transaction (the trigger drops the source's older ones)."""
+    return inserted_id(conn, _INSERT, delivery.values(source_id, status, contact_id))
+
+
+def record_alone(engine: Engine, source_id: int, status: int, delivery: Delivery) -> None:
+    """A delivery row of a request that stored nothing, in a write transaction of its own."""
+    with write_connection(engine) as conn:
+        record(conn, source_id, status, delivery)
+
+
+def recent_deliveries(session: Session, source_id: int, limit: int = RECENT) -> list[WebhookDelivery]:
+    """The source's last `limit` deliveries, newest first (ix_webhook_deliveries_source_id)."""
+    return list(
+        session.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.source_id == source_id)
+            .order_by(WebhookDelivery.id.desc())
+            .limit(limit)
+        )
+    )
