@@ -61,6 +61,8 @@ FIELD_LABELS = {
     "mode": _l("mode"), "operator_name": _l("operator"), "load_before": _l("load before"),
     "reason": _l("reason"), "contacts_returned_to_queue": _l("contacts back to the queue"),
     "label": _l("label"), "user_id": _l("user id"), "expires_at": _l("expires"),
+    "form_format": _l("form format"), "field_map": _l("field map"),
+    "vk_confirmation": _l("VK confirmation string"),
 }
 # Keys of `details` shown by the "why" table or the before → after lines, not as plain facts.
 _STRUCTURED = {"before", "after", "names", "candidates", "draw", "refused"}
