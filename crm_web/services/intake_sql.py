@@ -149,29 +149,25 @@ def _contact(lead, operator_id, assigned_at, claimed=None):
     return contact.cte("new_contact")
 
 
+def _with_contact(table, prefix, columns, types, contact_column, returned, contact, name):
+    """INSERT INTO table: the parameters "<prefix>_<column>" and the new contact's id, as a WITH clause."""
+    values = select(
+        *(bindparam(f"{prefix}_{column}", type_=types.get(column, String)) for column in columns),
+        contact.c.id,
+    ).select_from(contact)
+    return insert(table).from_select([*columns, contact_column], values).returning(returned).cte(name)
+
+
 def _written(lead, contact, refused):
     """(lead id, lead created, contact id, refused, delivery id), the contact's
     id through its audit row, so that the audit row is part of the statement,
     and the delivery row written with the contact."""
-    audit_values = select(
-        *(bindparam(f"a_{column}", type_=_AUDIT_TYPES.get(column, String)) for column in _AUDIT_COLUMNS),
-        contact.c.id,
-    ).select_from(contact)
-    audit = (
-        insert(_audit)
-        .from_select([*_AUDIT_COLUMNS, "subject_id"], audit_values)
-        .returning(_audit.c.subject_id)
-        .cte("new_audit")
+    audit = _with_contact(
+        _audit, "a", _AUDIT_COLUMNS, _AUDIT_TYPES, "subject_id", _audit.c.subject_id, contact, "new_audit"
     )
-    delivery_values = select(
-        *(bindparam(f"d_{column}", type_=_DELIVERY_TYPES[column]) for column in _DELIVERY_COLUMNS),
-        contact.c.id,
-    ).select_from(contact)
-    delivery = (
-        insert(_deliveries)
-        .from_select([*_DELIVERY_COLUMNS, "contact_id"], delivery_values)
-        .returning(_deliveries.c.id)
-        .cte("new_delivery")
+    delivery = _with_contact(
+        _deliveries, "d", _DELIVERY_COLUMNS, _DELIVERY_TYPES, "contact_id", _deliveries.c.id, contact,
+        "new_delivery",
     )
     return select(
         select(lead.c.id).scalar_subquery(),
