@@ -17,7 +17,6 @@ lead rows (the intake), then the contact rows.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..domain.choice import Candidate, Draw, draw_operator
-from ..models import Distribution, Operator, Source
+from ..models import Distribution, JSONText, Operator, Source
 from .driver_sql import DriverStatement
 from .tx import write
 
@@ -40,6 +39,7 @@ _NO_SYNC = {"synchronize_session": False}
 _ops = Operator.__table__
 _rules = Distribution.__table__
 _sources = Source.__table__
+_JSON = JSONText()
 # The one definition of "may take another contact now" (eligibility and the
 # atomic claim both use it).
 HAS_CAPACITY = and_(
@@ -142,8 +142,9 @@ def read_source(
     eligible = [row[state:] for row in rows if row[state] is not None]
     first = rows[0]
     if key is not None:  # the webhook's: its format, field map and VK confirmation
-        field_map = json.loads(first[3]) if first[3] else None
-        more = {"form_format": first[2], "field_map": field_map, "vk_confirmation": first[4]}
+        # Driver statements get no result processing: the column's own type reads the JSON.
+        field_map = _JSON.process_result_value(first[3], conn.dialect)
+        more = {"form_format": first[2], "field_map": field_map or None, "vk_confirmation": first[4]}
     else:  # the staff's: whether it is active, and its name
         more = {"is_active": bool(first[2]), "name": first[3]}
     return IntakeSource(
