@@ -1,6 +1,6 @@
 -- wrk script of bench/intake: replays a pre-generated request mix.
 -- Arguments (after --): FILE START KEY1 TOKEN1 KEY2 TOKEN2 ...
--- FILE has one request per line: "<source index>\t<JSON body>" (written by
+-- FILE has one request per line: "<source index>\t<content type>\t<body>" (written by
 -- bench/intake.py). Requests are built once in init(), so the run itself
 -- only hands out ready strings. Use one wrk thread (-t1): the file is
 -- replayed in order from line START + 1, so a returning client comes after
@@ -19,12 +19,13 @@ function init(args)
   end
   for line in io.lines(args[1]) do
     local tab = line:find("\t", 1, true)
+    local tab2 = line:find("\t", tab + 1, true)
     local s = tonumber(line:sub(1, tab - 1))
     n = n + 1
     reqs[n] = wrk.format("POST", paths[s], {
-      ["Content-Type"] = "application/json",
+      ["Content-Type"] = line:sub(tab + 1, tab2 - 1),
       ["X-Webhook-Token"] = tokens[s],
-    }, line:sub(tab + 1))
+    }, line:sub(tab2 + 1))
   end
   i = tonumber(args[2]) % n
 end

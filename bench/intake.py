@@ -14,6 +14,12 @@ weight tables through the API, then:
 3. checks that no operator holds more than max_load and that active_load
    matches the active contacts, and reads the workers' peak RSS.
 
+With `--formats standard,site_form` (the default) each database is served
+twice, each on a database of its own: once with `standard` sources posted
+JSON as above, once with `site_form` sources posted the same people as a
+Tilda form sends them (urlencoded `Name`, `Phone`, `Email`, `Comments`,
+`tranid`, `formid`, the UTM cookie in `COOKIES`).
+
 The baseline (bench/baseline_app.py, same gunicorn configuration) answers
 the same requests after parsing the JSON body; intake is printed as a
 fraction of it. The machine may be shared, so the three servers run side by
@@ -53,6 +59,7 @@ from loadgen import ensure_wrk, generate, read_requests, run_paced, run_wrk
 TARGET_FRACTION = 0.20
 TARGET_P99_MS = 25.0
 TARGET_RSS_MB = 150.0
+TARGET_FORMAT_RATIO = 0.75  # a site_form source's throughput against a standard one's
 
 
 def parse_args() -> argparse.Namespace:
@@ -64,6 +71,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--paced-seconds", type=float, default=10, help="length of the paced run (10)")
     p.add_argument("--warmup", type=float, default=3, help="warm-up of each server (3)")
     p.add_argument("--databases", default="sqlite,postgresql", help="comma-separated (both)")
+    p.add_argument("--formats", default="standard,site_form",
+                   help="the sources' form_format, comma-separated (both): each its own server and database")
     p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = p.parse_args()
     args.workers = args.workers or default_workers()
@@ -100,6 +109,7 @@ class Target:
     server: object
     sources: list
     db: Database | None = None
+    form_format: str = "standard"
     runs: list = field(default_factory=list)
     ratios: list = field(default_factory=list)
 
@@ -110,15 +120,20 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="crm-bench-intake-"))
     # Each peak run replays its own window of the file: new clients stay new.
     window = int(max(2000, 3000 * args.seconds))
+    formats = args.formats.split(",")
     files = {
-        "warm": (work / "warm.tsv", int(max(2000, 5000 * args.warmup)), 0),
-        "peak": (work / "peak.tsv", window * args.rounds, 1),
-        "paced": (work / "paced.tsv", int(max(2000, 2500 * args.paced_seconds)), 2),
+        form_format: {
+            "warm": (work / f"warm-{form_format}.tsv", int(max(2000, 5000 * args.warmup)), 0),
+            "peak": (work / f"peak-{form_format}.tsv", window * args.rounds, 1),
+            "paced": (work / f"paced-{form_format}.tsv", int(max(2000, 2500 * args.paced_seconds)), 2),
+        }
+        for form_format in {"standard", *formats}  # the baseline's requests are standard ones
     }
-    for name, (path, count, phase) in files.items():
-        kinds = generate(path, count, phase, seed=100 + phase)
-        if name == "peak":
-            log(f"request mix: {kinds}")
+    for form_format, format_files in files.items():
+        for name, (path, count, phase) in format_files.items():
+            kinds = generate(path, count, phase, seed=100 + phase, form_format=form_format)
+            if name == "peak" and form_format == "standard":
+                log(f"request mix: {kinds}")
     settings = gunicorn_settings(app_env(Database("sqlite", "", work), 0, args.workers))
     log(f"gunicorn: {settings} for every server; {args.clients} connections; {args.rounds} rounds of "
         f"{args.seconds:g} s per server, interleaved (baseline, then each database, in turn); "
@@ -132,25 +147,17 @@ def main() -> int:
                               port, args.workers, work / "baseline.log", pythonpath=str(ROOT / "bench"))
         targets.append(Target("baseline", server, fake_sources()))
         for kind in args.databases.split(","):
-            started = time.monotonic()
-            db = Database.create(kind, "intake")
-            target = Target(kind, None, [], db)
-            targets.append(target)
-            token = prepare_database(db)
-            port = free_port()
-            target.server = start_server("wsgi:app", app_env(db, port, args.workers), port, args.workers,
-                                         work / f"{kind}.log")
-            target.sources = create_workload(Api(target.server.base, token))
-            log(f"[{kind}] set up in {time.monotonic() - started:.1f} s: 20 operators, 5 sources "
-                f"with weight tables (through the API)")
+            for form_format in formats:
+                targets.append(serve(kind, form_format, work, args.workers))
         for t in targets:
-            run_wrk("warm-up", t.server.base, files["warm"][0], t.sources, args.clients, args.warmup,
-                    files["warm"][1])
+            path, lines, _ = files[t.form_format]["warm"]
+            run_wrk("warm-up", t.server.base, path, t.sources, args.clients, args.warmup, lines)
         for r in range(args.rounds):
             log(f"\nround {r + 1}")
             for t in targets:
-                result = run_wrk(t.name, t.server.base, files["peak"][0], t.sources, args.clients,
-                                 args.seconds, window, t.server, t.db, start=r * window)
+                peak_file = files[t.form_format]["peak"][0]
+                result = run_wrk(t.name, t.server.base, peak_file, t.sources, args.clients, args.seconds,
+                                 window, t.server, t.db, start=r * window)
                 t.runs.append(result)
                 base = targets[0].runs[-1].rps
                 if t.name != "baseline":
@@ -170,6 +177,32 @@ def main() -> int:
     return 0 if ok else 1
 
 
+def serve(kind: str, form_format: str, work: Path, workers: int) -> Target:
+    """A throw-away database of `kind` served by gunicorn, with the workload's sources in `form_format`."""
+    started = time.monotonic()
+    name = kind if form_format == "standard" else f"{kind} {form_format}"
+    db = Database.create(kind, "intake" if form_format == "standard" else f"intake_{form_format}")
+    target = Target(name, None, [], db, form_format)
+    try:
+        token = prepare_database(db)
+        port = free_port()
+        target.server = start_server("wsgi:app", app_env(db, port, workers), port, workers,
+                                     work / f"{name.replace(' ', '-')}.log")
+        api = Api(target.server.base, token)
+        target.sources = create_workload(api)
+        for source in target.sources:
+            if form_format != "standard":
+                api.call("PATCH", f"/sources/{source.id}", {"form_format": form_format})
+    except BaseException:
+        if target.server is not None:
+            target.server.stop()
+        db.drop()
+        raise
+    log(f"[{name}] set up in {time.monotonic() - started:.1f} s: 20 operators, 5 sources "
+        f"with weight tables (through the API), form_format {form_format}")
+    return target
+
+
 def median_run(runs):
     return sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
 
@@ -179,7 +212,8 @@ def finish(args, targets: list[Target], files, report: dict) -> bool:
     ok = True
     for t in targets[1:]:
         peak = median_run(t.runs)
-        paced = run_paced(f"{t.name} paced", t.server.port, read_requests(files["paced"][0]), t.sources,
+        paced = run_paced(f"{t.name} paced", t.server.port, read_requests(files[t.form_format]["paced"][0]),
+                          t.sources,
                           rate=max(1.0, peak.rps / 2), seconds=args.paced_seconds)
         show(paced)
         t.paced = paced
@@ -223,6 +257,14 @@ def finish(args, targets: list[Target], files, report: dict) -> bool:
             "cpu_ms": cpu, "postgres_cpu_ms": pg_cpu,
         }
         ok &= held and errors == 0
+    for t in targets[1:]:
+        same_db = [s for s in targets[1:] if s.db.kind == t.db.kind and s.form_format == "standard"]
+        standard = same_db[0] if same_db else None
+        if t.form_format == "standard" or standard is None:
+            continue
+        ratio = statistics.median(t.ratios) / statistics.median(standard.ratios)
+        log(f"  {t.name}: {ratio:.1%} of {standard.name}'s throughput (target >= {TARGET_FORMAT_RATIO:.0%})")
+        report[t.name]["of_standard"] = ratio
     return ok
 
 

@@ -18,11 +18,20 @@ import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 from common import SOURCE_SHARES, SourceInfo, log, percentile
 
 LUA = Path(__file__).resolve().parent / "intake.lua"
 
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+# The UTM cookie Tilda's script keeps (TILDAUTM) inside the COOKIES field it posts (docs/senders/tilda.md).
+TILDA_COOKIES = (
+    "_ga=GA1.2.1736453127.1764900000; TILDAUTM="
+    + quote("utm_source=yandex|||utm_medium=cpc|||utm_campaign=winter-sale|||", safe="")
+    + "; _ym_uid=1764900000123456789"
+)
 NEW_SHARE = 0.70
 FIRST_NAMES = ("Ivan", "Anna", "Olga", "Petr", "Maria", "Sergey", "Elena", "Dmitry", "Irina", "Pavel")
 MESSAGES = (
@@ -43,15 +52,18 @@ def _phone(phase: int, n: int, style: int) -> str:
     return f"7{digits}"
 
 
-def generate(path: Path, count: int, phase: int, seed: int) -> dict[str, int]:
-    """Write `count` webhook bodies: 70 % new clients, 30 % returning ones.
+def generate(path: Path, count: int, phase: int, seed: int, form_format: str = "standard") -> dict[str, int]:
+    """Write `count` webhook requests (source, content type, body): 70 % new clients,
+    30 % returning ones.
 
     A new client brings a phone (and usually an email, name and message);
     a returning one comes back by phone or by email written differently
     (another phone format, upper-case email), sometimes with an email the
     lead did not have yet (filled in). Returning clients are drawn from new
     ones at least 100 requests earlier, so they have been seen already.
-    `phase` keeps phones and emails of different runs apart.
+    `phase` keeps phones and emails of different runs apart. `site_form`:
+    the same people as a Tilda form posts them (urlencoded `Name`, `Phone`,
+    `Email`, `Comments`, `tranid`, `formid`, the UTM cookie in `COOKIES`).
     """
     rng = random.Random(seed)
     seen: list[tuple[str, str | None]] = []
@@ -80,15 +92,25 @@ def generate(path: Path, count: int, phase: int, seed: int) -> dict[str, int]:
                     body["email"] = email
                 seen.append((phone, email))
             kinds[kind] += 1
-            out.write(f"{source}\t{json.dumps(body)}\n")
+            if form_format == "site_form":
+                out.write(f"{source}\t{FORM}\t{_tilda_body(body, f'{phase}{seed}:{i}')}\n")
+            else:
+                out.write(f"{source}\t{JSON}\t{json.dumps(body)}\n")
     return dict(kinds)
 
 
-def read_requests(path: Path) -> list[tuple[int, bytes]]:
+def _tilda_body(fields: dict, tranid: str) -> str:
+    names = {"name": "Name", "phone": "Phone", "email": "Email", "message": "Comments"}
+    pairs = [(names[k], v) for k, v in fields.items()]
+    pairs += [("tranid", tranid), ("formid", "form713894520"), ("COOKIES", TILDA_COOKIES)]
+    return urlencode(pairs)
+
+
+def read_requests(path: Path) -> list[tuple[int, str, bytes]]:
     result = []
     for line in path.read_text().splitlines():
-        source, _, body = line.partition("\t")
-        result.append((int(source), body.encode()))
+        source, content_type, body = line.split("\t", 2)
+        result.append((int(source), content_type, body.encode()))
     return result
 
 
@@ -163,15 +185,17 @@ def run_wrk(label: str, base: str, path: Path, sources: list[SourceInfo], client
 # --- paced, open-loop client -------------------------------------------------
 
 
-def _raw_requests(requests: list[tuple[int, bytes]], sources: list[SourceInfo], port: int) -> list[bytes]:
+def _raw_requests(
+    requests: list[tuple[int, str, bytes]], sources: list[SourceInfo], port: int
+) -> list[bytes]:
     heads = [
-        (
-            f"POST /webhooks/{s.key} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Content-Type: application/json\r\nX-Webhook-Token: {s.token}\r\n"
-        ).encode()
+        f"POST /webhooks/{s.key} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Webhook-Token: {s.token}\r\n"
         for s in sources
     ]
-    return [heads[src] + b"Content-Length: %d\r\n\r\n" % len(body) + body for src, body in requests]
+    return [
+        f"{heads[src]}Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+        for src, content_type, body in requests
+    ]
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
@@ -246,7 +270,7 @@ async def _paced(raw: list[bytes], port: int, rate: float, seconds: float) -> di
     }
 
 
-def run_paced(label: str, port: int, requests: list[tuple[int, bytes]], sources: list[SourceInfo],
+def run_paced(label: str, port: int, requests: list[tuple[int, str, bytes]], sources: list[SourceInfo],
               rate: float, seconds: float) -> RunResult:
     raw = _raw_requests(requests, sources, port)
     d = asyncio.run(_paced(raw, port, rate, seconds))

@@ -413,3 +413,5 @@ class WebhookDelivery(db.Model):
     kept: Mapped[list | None] = mapped_column(JSONText)  # fields kept as form_fields
     warnings: Mapped[list | None] = mapped_column(JSONText)
     body: Mapped[str | None] = mapped_column(Text)  # bounded, tokens and secrets masked
+    # The stored contact, for its UTM marks and page address (read from COOKIES or a page address too).
+    contact: Mapped[Contact | None] = relationship(lazy="raise")

@@ -8,14 +8,18 @@ free port, signs in as the demo supervisor in headless Chromium (Debian's,
 at /usr/bin/chromium: `make browser`) and saves full-page PNGs of the
 overview (and the viewport with the Manage menu open), the queue, a weight
 table, an intake result, a lead page, the duplicates, the audit trail and the
-fairness report, and the overview and the queue in Russian, each 1280 and
-390 px wide, into docs/screenshots/ (e.g. overview-1280.png).
+fairness report, and the overview and the queue in Russian; last (so that no
+other page shows it) a site form source, created on its pages, with Tilda's
+connection help open (source-connect) and, after three senders' posts to its
+webhook, its recent deliveries (source-deliveries): each 1280 and 390 px
+wide, into docs/screenshots/ (e.g. overview-1280.png).
 Nothing outside the temporary directory and docs/screenshots/ is touched.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -24,7 +28,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
+from urllib.request import Request, urlopen
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -59,6 +64,41 @@ QUEUED = [
 # Registered on the intake form: the demo lead Ivan (phone) also named by another lead's email.
 INTAKE = {"phone": "+7 999 100-00-00", "email": "client6@example.org", "name": "Ivan",
           "message": "Calling again: I would like to change the delivery address."}
+
+# What three senders post to a site form source, oldest first: (body, content type, header token?).
+# Tilda: its names, the token in the URL, UTM marks in its TILDAUTM cookie.
+TILDA = urlencode({
+    "Name": "Ivan Petrov", "Phone": "+7 (999) 123-45-67", "Email": "ivan@example.com",
+    "Comments": "Please call after 6 pm",
+    "COOKIES": "_ga=GA1.1.123456789.1715670000; "
+               "TILDAUTM=utm_source%3Dyandex%7C%7C%7Cutm_medium%3Dcpc%7C%7C%7C",
+    "tranid": "1111111:6161583731", "formid": "form123456789",
+})
+# Elementor with Advanced Data: the phone known by its type, the UTM marks by the page's address.
+ELEMENTOR = urlencode([
+    ("form[id]", "3f2a91c"), ("form[name]", "Callback"),
+    *[(f"fields[{id_}][{key}]", value)
+      for id_, type_, title, text in (
+          ("name", "text", "Имя", "Мария Соколова"),
+          ("field_4b1e2c7", "tel", "Ваш номер", "8 (912) 555-01-02"),
+          ("message", "textarea", "Сообщение", "Перезвоните после 18:00"))
+      for key, value in (("id", id_), ("type", type_), ("title", title), ("value", text),
+                         ("raw_value", text), ("required", "1"))],
+    ("meta[date][title]", "Date"), ("meta[date][value]", "14.05.2026"),
+    ("meta[page_url][title]", "Page URL"),
+    ("meta[page_url][value]", "https://www.example.com/promo/?utm_source=vk&utm_medium=cpc&utm_campaign=may"),
+    ("meta[remote_ip][title]", "Remote IP"), ("meta[remote_ip][value]", "203.0.113.7"),
+])
+# Contact Form 7 (JSON, the token in a header) with a phone too short to read: stored, with a warning.
+CF7 = json.dumps({
+    "your-name": "Olga Smirnova", "your-email": "olga.smirnova@example.org", "tel-715": "8 999 12",
+    "your-subject": "Delivery", "your-message": "Do you deliver to Kazan? Please write back by email.",
+}, ensure_ascii=False)
+DELIVERIES = [
+    (TILDA, "application/x-www-form-urlencoded", False),
+    (ELEMENTOR, "application/x-www-form-urlencoded", False),
+    (CF7, "application/json", True),
+]
 
 
 def run(args: list[str], env: dict[str, str]) -> str:
@@ -135,6 +175,43 @@ def register_intake(page) -> tuple[str, str]:
     return f"{result.path}?{result.query}", lead_path
 
 
+def create_site_form_source(page) -> tuple[str, str, str]:
+    """Create a site form source on its pages; the path of its page, its webhook URL and its token."""
+    from playwright.sync_api import expect
+
+    page.goto("/sources/new")
+    page.locator("#name").fill("Landing page")
+    page.locator("#key").fill("landing")
+    page.get_by_role("button", name="Create source").click()
+    expect(page.locator("#webhook-token")).to_be_visible()
+    page.locator("select[name=form_format]").select_option("site_form")
+    page.locator("#format").get_by_role("button", name="Save").click()
+    expect(page.locator("select[name=form_format]")).to_have_value("site_form")
+    webhook_url = page.locator("#webhook-url").input_value()
+    return urlsplit(page.url).path, webhook_url, page.locator("#webhook-token").input_value()
+
+
+def post_deliveries(webhook_url: str, token: str) -> None:
+    """Post DELIVERIES to the webhook as their senders do (the token in the URL or in a header)."""
+    for body, content_type, in_header in DELIVERIES:
+        headers = {"Content-Type": content_type}
+        if in_header:
+            headers["X-Webhook-Token"] = token
+        url = webhook_url if in_header else f"{webhook_url}?{urlencode({'token': token})}"
+        with urlopen(Request(url, data=body.encode(), headers=headers, method="POST"), timeout=15) as answer:
+            if answer.status != 201:
+                sys.exit(f"the webhook answered {answer.status} to a screenshot delivery")
+
+
+def shoot_section(page, selector: str, name: str, width: int, out: Path) -> Path:
+    """One element, cut from the full page: the sticky top bar stays at the top, not over it."""
+    path = out / f"{name}-{width}.png"
+    page.evaluate("window.scrollTo(0, 0)")
+    box = page.locator(selector).bounding_box()  # page coordinates, the page being at its top
+    page.screenshot(path=str(path), full_page=True, clip=box, animations="disabled", caret="hide")
+    return path
+
+
 def take_screenshots(base_url: str, out: Path) -> list[Path]:
     from playwright.sync_api import expect, sync_playwright
 
@@ -187,6 +264,22 @@ def take_screenshots(base_url: str, out: Path) -> list[Path]:
             page.goto("/audit")
             expect(page.locator(".audit-table")).to_be_visible()
             saved.append(shoot(page, "audit-ru", width, out))
+            page.context.close()
+        # A site form source last, so that none of the pages above shows it or its contacts.
+        page = sign_in(browser, base_url, 1280, 800)
+        source_path, webhook_url, token = create_site_form_source(page)
+        page.context.close()
+        post_deliveries(webhook_url, token)
+        for width, height in WIDTHS.items():
+            page = sign_in(browser, base_url, width, height)
+            page.goto(source_path)
+            page.locator("#connect-tilda > summary").click()
+            expect(page.locator("#connect-tilda ol.steps")).to_be_visible()
+            saved.append(shoot_section(page, "#connect", "source-connect", width, out))
+            # Every delivery open (the newest is by itself), as after a click on each.
+            page.locator("ol.deliveries details").evaluate_all("all => all.forEach(d => { d.open = true; })")
+            expect(page.locator("ol.deliveries pre.delivery-body")).to_have_count(len(DELIVERIES))
+            saved.append(shoot_section(page, "#deliveries", "source-deliveries", width, out))
             page.context.close()
         browser.close()
     return saved

@@ -21,6 +21,12 @@ TARGETS = ("name", "phone", "email", "external_id", "message")
 MAX_FIELD_MAP = 50
 MAX_FIELD_NAME = 255
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+MASK = "***"
+# Field names whose values are never kept or shown (case, spaces, "-" and "_" aside).
+SECRET_NAMES = frozenset(
+    {"secret", "token", "webhooktoken", "xwebhooktoken", "password", "passwd", "apikey", "accesstoken",
+     "authorization"}
+)
 
 Body = Sequence[tuple[str, str]] | Mapping[str, object]
 
@@ -263,6 +269,10 @@ def join_into(out: dict[str, str], name: str, text: str) -> None:
 def normalise_name(name: str) -> str:
     """Case-insensitive, ignoring spaces, `-`, `_` and a trailing `-<digits>` (CF7's `tel-715`)."""
     return _SEPARATORS.sub("", _TRAILING_NUMBER.sub("", name.strip().casefold()))
+
+
+def is_secret_name(name: object) -> bool:
+    return isinstance(name, str) and _SEPARATORS.sub("", name.strip().casefold()) in SECRET_NAMES
 
 
 def _role_of(name: str) -> str | None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, unquote
 
-from .form_body import UTM_KEYS, Body, FormField, body_fields, join_into, normalise_name
+from .form_body import MASK, UTM_KEYS, Body, FormField, body_fields, is_secret_name, join_into, normalise_name
 from .identifiers import (
     MAX_MESSAGE,
     MAX_NAME,
@@ -149,7 +149,8 @@ def read_fields(fields: Sequence[FormField], region: str) -> FormReading:
         warnings.append(NO_IDENTIFIER)
     form_fields: dict[str, str] = {}
     for i in sorted(kept):
-        join_into(form_fields, fields[i].name, fields[i].text)
+        # A token or password posted with the form: kept by name, its value never shown with the contact.
+        join_into(form_fields, fields[i].name, MASK if is_secret_name(fields[i].name) else fields[i].text)
     contact = ContactInput(Identifiers(**ids), name=texts["name"], message=texts["message"])
     return FormReading(contact=contact, form_fields=form_fields, warnings=warnings, recognised=recognised)
 

@@ -18,20 +18,14 @@ from datetime import datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
+from ..domain.form_body import MASK, is_secret_name
 from ..models import WebhookDelivery, utcnow
 from .tx import inserted_id, write_connection
 
 RECENT = 50  # also in migration 0004's trigger
 MAX_SHOWN_BODY = 4000  # characters of the body kept with a delivery
-MASK = "***"
-# Field names whose values are never kept (case, "-" and "_" aside).
-_SECRET_NAMES = frozenset(
-    {"secret", "token", "webhooktoken", "xwebhooktoken", "password", "passwd", "apikey", "accesstoken",
-     "authorization"}
-)
-_SEPARATORS = re.compile(r"[\s_\-]+")
 _SECRET_IN_TEXT = re.compile(
     r"""(?ix)
     (["']?(?:secret|token|webhook[_-]?token|password|api[_-]?key|access[_-]?token)["']?\s*[:=]\s*)
@@ -50,6 +44,7 @@ class Delivery:
     kept: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     body: str | None = None
+    stored_status: int = 201  # the answer's status if the request stores a contact
 
     def values(
         self, source_id: int, status: int, contact_id: int | None, now: datetime | None = None
@@ -66,13 +61,9 @@ class Delivery:
         }
 
 
-def _is_secret(name: object) -> bool:
-    return isinstance(name, str) and _SEPARATORS.sub("", name.casefold()) in _SECRET_NAMES
-
-
 def _has_secret(value: object) -> bool:
     if isinstance(value, dict):
-        return any(_is_secret(k) or _has_secret(v) for k, v in value.items())
+        return any(is_secret_name(k) or _has_secret(v) for k, v in value.items())
     if isinstance(value, list):
         return any(_has_secret(v) for v in value)
     return False
@@ -80,7 +71,7 @@ def _has_secret(value: object) -> bool:
 
 def _masked(value: object) -> object:
     if isinstance(value, dict):
-        return {k: MASK if _is_secret(k) else _masked(v) for k, v in value.items()}
+        return {k: MASK if is_secret_name(k) else _masked(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_masked(v) for v in value]
     return value
@@ -96,7 +87,7 @@ def shown_body(shown: object, raw: bytes | str | None) -> str | None:
         text = json.dumps(_masked(shown), ensure_ascii=False, indent=1, default=str)
     elif isinstance(shown, list | tuple):
         text = "\n".join(
-            f"{name}={MASK if _is_secret(name) else value}" for name, value in shown
+            f"{name}={MASK if is_secret_name(name) else value}" for name, value in shown
         )
     elif raw:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
@@ -121,12 +112,14 @@ def record_alone(engine: Engine, source_id: int, status: int, delivery: Delivery
 
 
 def recent_deliveries(session: Session, source_id: int, limit: int = RECENT) -> list[WebhookDelivery]:
-    """The source's last `limit` deliveries, newest first (ix_webhook_deliveries_source_id)."""
+    """The source's last `limit` deliveries, newest first (ix_webhook_deliveries_source_id), each
+    with its stored contact."""
     return list(
         session.scalars(
             select(WebhookDelivery)
             .where(WebhookDelivery.source_id == source_id)
             .order_by(WebhookDelivery.id.desc())
             .limit(limit)
+            .options(selectinload(WebhookDelivery.contact))
         )
     )

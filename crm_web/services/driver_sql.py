@@ -6,22 +6,19 @@ that costs more than the database's own work (docs/performance.md). A
 statement here is still defined once in SQLAlchemy Core, for both
 databases, and compiled with SQLAlchemy's public compiler API (`compile()`,
 the compiled statement's `binds` and `positiontup`, each type's
-`bind_processor`), once per database and set of parameter names. Then:
-
-- `execute_driver_sql` runs the SQL string with `Connection.exec_driver_sql`:
-  SQLAlchemy still executes it (events, errors wrapped, a dead connection
-  noticed), without binding or result set-up per call;
-- `DriverStatement` runs it on the DBAPI cursor of the caller's connection
-  (sqlite3's `cursor().execute`; on PostgreSQL psycopg's `RawCursor`, with
-  the statement compiled to PostgreSQL's own `$1` placeholders, so that
-  psycopg need not parse the query on each call: it caches that only for
-  queries under 4 KB, which the at-once statement is not), inside the
-  caller's transaction, and answers the driver's rows as they come: only for columns
-  the driver already returns as the app wants them (integers, text,
-  booleans, and NUMERIC as Decimal on psycopg). A driver error is wrapped
-  as SQLAlchemy's `DBAPIError`, and a dead connection invalidated with the
-  rest of the pool, as `execute` would; functions in `statement_hooks` see each statement before
-  it runs, as SQLAlchemy's `before_cursor_execute` listeners see the others.
+`bind_processor`), once per database and set of parameter names. Then
+`DriverStatement` runs it on the DBAPI cursor of the caller's connection
+(sqlite3's `cursor().execute`; on PostgreSQL psycopg's `RawCursor`, with the
+statement compiled to PostgreSQL's own `$1` placeholders, so that psycopg
+need not parse the query on each call: it caches that only for queries
+under 4 KB, which the at-once statement is not), inside the caller's
+transaction. `all` answers the driver's rows as they come: only for columns
+the driver already returns as the app wants them (integers, text, booleans,
+and NUMERIC as Decimal on psycopg); `write` the rows written and SQLite's
+`lastrowid`. A driver error is wrapped as SQLAlchemy's `DBAPIError`, and a
+dead connection invalidated with the rest of the pool, as `execute` would;
+functions in `statement_hooks` see each statement before it runs, as
+SQLAlchemy's `before_cursor_execute` listeners see the others.
 
 Column defaults computed in Python are not applied (give every value), and
 expanding IN parameters are refused.
@@ -30,10 +27,10 @@ expanding IN parameters are refused.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
-from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 # Each called as hook(connection, statement, {name: value}) before a
@@ -92,12 +89,6 @@ def _dollar_dialect(dialect):
     return _dollar_dialects[cls]
 
 
-def execute_driver_sql(conn: Connection, statement, params: dict) -> CursorResult:
-    """Run the statement, compiled once, with `Connection.exec_driver_sql`."""
-    compiled = compiled_for(conn, statement, params)
-    return conn.exec_driver_sql(compiled.sql, compiled.parameters(params))
-
-
 class DriverStatement:
     """A Core statement run on the driver's cursor (see the module's docstring)."""
 
@@ -111,6 +102,14 @@ class DriverStatement:
         return compiled_for(conn, self.statement, params, _native(conn)).sql
 
     def all(self, conn: Connection, params: dict) -> list[tuple]:
+        return self._run(conn, params, _fetch_all)
+
+    def write(self, conn: Connection, params: dict) -> Written:
+        """Run an INSERT, UPDATE or DELETE that returns no rows: rows written, and the
+        id of the row inserted (SQLite's `lastrowid`; None on PostgreSQL)."""
+        return self._run(conn, params, _written)
+
+    def _run(self, conn: Connection, params: dict, answer: Callable):
         native = _native(conn)
         compiled = compiled_for(conn, self.statement, params, native)
         parameters = compiled.parameters(params)
@@ -122,7 +121,7 @@ class DriverStatement:
         cursor = psycopg.RawCursor(dbapi_connection) if native else dbapi_connection.cursor()
         try:
             cursor.execute(compiled.sql, parameters)
-            return cursor.fetchall() if cursor.description is not None else []
+            return answer(cursor)
         except conn.dialect.loaded_dbapi.Error as error:
             dead = conn.dialect.is_disconnect(error, dbapi_connection, cursor)
             if dead:  # as SQLAlchemy does: the pool's other connections died with it
@@ -140,6 +139,19 @@ class DriverStatement:
         if len(rows) != 1:
             raise ValueError(f"expected one row, got {len(rows)}")
         return rows[0]
+
+
+class Written(NamedTuple):
+    rowcount: int
+    lastrowid: int | None
+
+
+def _fetch_all(cursor) -> list[tuple]:
+    return cursor.fetchall() if cursor.description is not None else []
+
+
+def _written(cursor) -> Written:
+    return Written(cursor.rowcount, getattr(cursor, "lastrowid", None))
 
 
 def _native(conn: Connection) -> bool:

@@ -341,7 +341,7 @@ def _store(
     action, details = decision.audit("auto")
     audit.record(conn, action, "contact", contact_id, details)
     if submission.delivery is not None:
-        deliveries.record(conn, source.id, 201, submission.delivery, contact_id)
+        deliveries.record(conn, source.id, submission.delivery.stored_status, submission.delivery, contact_id)
     result = _stored(contact_id, values, decision.claimed, lead_created)
     if key is not None:
         body = json.dumps(request.answer(result))
@@ -374,7 +374,7 @@ def _store_at_once(
         "lead_external_id": ids.external_id,
         "lead_phone": ids.phone,
         "lead_email": ids.email,
-        **delivery_parameters(delivery.values(source.id, 201, None)),
+        **delivery_parameters(delivery.values(source.id, delivery.stored_status, None)),
     }
     written = []
 

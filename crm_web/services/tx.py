@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.orm import Session, scoped_session
 
 from ..core.database import WRITE, writer_turn
-from .driver_sql import execute_driver_sql
+from .driver_sql import DriverStatement, Written
 
 
 @contextmanager
@@ -83,18 +83,17 @@ def autocommit(conn: Connection) -> Iterator[Connection]:
             driver.autocommit = False
 
 
-def write(conn: Connection, statement, params: dict) -> CursorResult:
-    """Run a Core INSERT or UPDATE that returns no rows; its result (rowcount,
-    and on SQLite the lastrowid).
+def write(conn: Connection, statement, params: dict) -> Written | CursorResult:
+    """Run a Core INSERT or UPDATE that returns no rows; its rowcount, and on
+    SQLite the lastrowid.
 
-    On SQLite compiled once and run with `exec_driver_sql` (driver_sql.py):
+    On SQLite compiled once and run on the driver's cursor (driver_sql.py):
     the per-call work of `Connection.execute` costs more than SQLite's own,
-    and all of it inside SQLite's writer turn. On PostgreSQL
-    `Connection.execute` itself is the cheaper of the two. Column defaults
-    computed in Python are not applied: give every value.
+    and all of it inside SQLite's writer turn. Column defaults computed in
+    Python are not applied: give every value.
     """
     if conn.dialect.name == "sqlite":
-        return execute_driver_sql(conn, statement, params)
+        return DriverStatement(statement).write(conn, params)
     return conn.execute(statement, params)
 
 

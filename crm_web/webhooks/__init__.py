@@ -76,7 +76,7 @@ def receive(source_key: str):
     if reader.vk:
         return reader.answer  # "ok", stored or repeated
     # Built after the commit, not while SQLite's writer turn is held.
-    return intake_body(result), 200 if result.replayed else 201
+    return intake_body(result), 200 if result.replayed else reader.stored_status
 
 
 def _record(reader: Reader, status: int) -> None:

@@ -110,6 +110,7 @@ class Reader:
         self.source_id: int | None = None
         self.delivery: Delivery | None = None  # what to record when nothing is stored
         self.vk = False
+        self.stored_status = 201  # the answer's status when a contact is stored
 
     def __call__(self, source: IntakeSource) -> Submission | None:
         self.source_id = source.id
@@ -149,6 +150,10 @@ class Reader:
             region=current_app.config["CRM_PHONE_REGION"],
             delivery_header=request.headers.get("X-Delivery-Id"),
         )
+        if _from_wordpress():
+            # Elementor's webhook action (WordPress) takes anything but exactly 200 for a
+            # failure and shows the visitor an error (docs/senders/elementor.md).
+            self.stored_status = 200
         if reading.is_connection_check:
             self.answer = ({"ok": True, "message": "Connection check received; nothing was stored."}, 200)
             return None
@@ -173,6 +178,7 @@ class Reader:
             self.delivery = None  # did not pass the token check: not a delivery
             return None
         self.answer = _text("ok", 200)  # what VK expects of every accepted request, stored or not
+        self.stored_status = 200
         if event.type != LEAD_EVENT or event.lead is None or event.lead.empty:
             return None
         return self._submission(event.lead, _vk_key(event.event_id))
@@ -184,8 +190,14 @@ class Reader:
             kept=list(reading.form_fields),
             warnings=list(reading.warnings),
             body=self.delivery.body,
+            stored_status=self.stored_status,
         )
         return Submission(reading.contact, key, extras, delivery)
+
+
+def _from_wordpress() -> bool:
+    """WordPress's HTTP API names itself `WordPress/<version>; <site URL>`."""
+    return request.user_agent.string.startswith("WordPress/")
 
 
 def _key_problem(key: str | None):

@@ -60,7 +60,7 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
     )
     op.create_index("ix_webhook_deliveries_source_id", "webhook_deliveries", ["source_id", "id"])
-    # Each source keeps its last 50 deliveries (services/deliveries.py, KEPT):
+    # Each source keeps its last 50 deliveries (services/deliveries.py, RECENT):
     # every insert drops the source's older ones, in the inserting statement.
     keep_recent = (
         "DELETE FROM webhook_deliveries WHERE source_id = NEW.source_id AND id < "

@@ -1,4 +1,7 @@
-"""Site form submissions (contract §2a) as Tilda, Elementor, CF7, Gravity and Yandex Forms post them."""
+"""Site form submissions (contract §2a) as Tilda, Elementor, CF7, Gravity and Yandex Forms post them.
+
+Each sender's shapes are taken from its own documentation or source code, cited above its tests.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +27,9 @@ def tilda_cookie(utm: str) -> str:
 
 
 # --- Tilda -----------------------------------------------------------------------------------------
+# Shapes from Tilda's help, "Webhook" (help-ru.tilda.cc/formsscript): urlencoded variable names
+# (default `Name`, `Email`, `Phone`, a `Comments` text area), `tranid` and `formid` added, a `test=test`
+# ping on connecting, the optional `COOKIES` field with the TILDAUTM cookie.
 
 
 def test_tilda_form_gives_the_contact_its_utm_from_the_cookie_and_keeps_the_rest():
@@ -88,6 +94,10 @@ def test_tilda_cookie_reading():
 
 
 # --- Elementor -------------------------------------------------------------------------------------
+# Shapes from Elementor Pro's webhook action as published in its GPL fork, proelements
+# (modules/forms/actions/webhook.php, classes/form-record.php): `wp_remote_post` with an array body,
+# simple mode keyed by field labels plus `form_id`, `form_name` and the meta labels; advanced mode
+# `form[...]`, `fields[<id>][id|type|title|value|raw_value|required]`, `meta[<key>][title|value]`.
 
 
 def test_elementor_simple_mode_sends_labels_and_metadata():
@@ -160,6 +170,8 @@ def test_elementor_advanced_data_is_read_by_type_and_title_with_the_page_from_me
 
 
 def test_contact_form_7_json_with_generated_names_and_checkbox_arrays():
+    # CF7 to Webhook (mariovalney/cf7-to-zapier): the posted data as JSON, CF7's own field names
+    # (`your-name`, generated `tel-715`), checkboxes as arrays.
     body = {
         "your-name": "Иван Петров",
         "your-email": "ivan@example.com",
@@ -180,6 +192,8 @@ def test_contact_form_7_json_with_generated_names_and_checkbox_arrays():
 
 
 def test_gravity_forms_numeric_ids_are_read_through_the_field_map():
+    # Gravity Forms Webhooks add-on, "all fields" (docs.gravityforms.com: webhooks, the entry
+    # object): numeric field ids, `1.3`/`1.6` for a name's first and last inputs, entry metadata.
     body = {
         "id": "1024",
         "form_id": "3",
@@ -208,6 +222,8 @@ def test_gravity_forms_numeric_ids_are_read_through_the_field_map():
 
 
 def test_yandex_forms_custom_keys_with_a_field_map_and_the_delivery_header():
+    # Yandex Forms, "HTTP request" integration (yandex-cloud docs ru/forms/send-request.md): a JSON
+    # body the owner writes with keys of their choosing; each delivery marked with X-Delivery-Id.
     body = {
         "Как вас зовут?": "Олег",
         "Номер для связи": "8 800 555 35 35",
@@ -223,6 +239,7 @@ def test_yandex_forms_custom_keys_with_a_field_map_and_the_delivery_header():
 
 
 def test_yandex_forms_json_rpc_envelope_is_unwrapped():
+    # The same integration's JSON-RPC 2.0 mode: the answers in `params`.
     body = {
         "jsonrpc": "2.0",
         "method": "lead",
@@ -436,3 +453,10 @@ def test_read_site_form_never_fails_on_any_body(body):
     reading = read_site_form(body, region="RU", delivery_header="h")
     assert all(isinstance(k, str) and isinstance(v, str) and v for k, v in reading.form_fields.items())
     assert all(isinstance(w, str) for w in reading.warnings)
+
+
+def test_a_token_or_password_field_is_kept_by_name_with_its_value_masked():
+    # Tilda's optional API key, or a form's hidden token, arrives as an ordinary field.
+    body = [("Phone", "+79991234567"), ("token", "s3cr3t"), ("Api-Key", "k3y"), ("City", "Perm")]
+    reading = read_site_form(body)
+    assert reading.form_fields == {"token": "***", "Api-Key": "***", "City": "Perm"}

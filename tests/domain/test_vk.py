@@ -9,6 +9,11 @@ from crm_web.domain.form_reading import NO_IDENTIFIER
 from crm_web.domain.identifiers import Identifiers
 from crm_web.domain.vk import read_vk
 
+# The Callback API envelope `{type, group_id, event_id, v, secret, object}` and the `lead_forms_new`
+# object `{lead_id, group_id, user_id, form_id, form_name, ad_id, answers: [{key, question, answer}]}`
+# as VK's Callback API documents them (dev.vk.com/ru/api/callback/getting-started) and the Go SDK
+# SevereCloud/vksdk declares them (callback/, events/objects.go). The `custom_<n>` keys and the list
+# answer are a form owner's own questions.
 LEAD = {
     "type": "lead_forms_new",
     "group_id": 218530000,

@@ -20,6 +20,7 @@ from crm_web.services.merge import (
     merge_leads,
     preview_merge,
 )
+from tests.helpers import before_statements
 
 
 @pytest.fixture
@@ -128,14 +129,16 @@ def test_the_audit_row_is_written_in_the_merges_transaction(app, session, pair):
         "begin": lambda conn: log.append("BEGIN"),
         "commit": lambda conn: log.append("COMMIT"),
         "rollback": lambda conn: log.append("ROLLBACK"),
-        "before_cursor_execute": lambda conn, cursor, statement, *rest: log.append(
-            statement.split()[0].upper() + " " + statement
-        ),
     }
+
+    def statement(conn, cursor, statement, *rest):
+        log.append(statement.split()[0].upper() + " " + statement)
+
     for name, fn in listeners.items():
         event.listen(engine, name, fn)
     try:
-        merge_leads(session, pair["keep"], pair["other"])
+        with before_statements(app, statement):
+            merge_leads(session, pair["keep"], pair["other"])
     finally:
         for name, fn in listeners.items():
             event.remove(engine, name, fn)

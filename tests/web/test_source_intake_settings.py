@@ -284,11 +284,28 @@ def test_a_webhook_request_shows_in_the_deliveries(client, sign_in, factory, sou
     factory._call(update_source, source.id, {"form_format": "site_form", "field_map": {"Город": "message"}})
     response = client.post(
         f"/webhooks/website-form?token={source.webhook_token}",
-        data={"Name": "Olga", "Phone": "8 999 765-43-21", "Город": "Казань", "Размер": "XL"},
+        data={"Name": "Olga", "Phone": "8 999 765-43-21", "Город": "Казань", "Размер": "XL",
+              "COOKIES": "_ga=1; TILDAUTM=utm_source%3Dyandex%7C%7C%7Cutm_medium%3Dcpc%7C%7C%7C"},
     )
     assert response.status_code == 201, page(response)
     sign_in()
     section = html_lib.unescape(page(client.get(f"/sources/{source.id}")).split('id="deliveries"')[1])
+    assert "201 contact stored" in " ".join(section.split())
     assert "<code>Phone</code> → Phone" in section and "<code>Город</code> → Message" in section
     assert "<code>Размер</code>" in section
+    # The UTM marks the contact got from Tilda's cookie, though COOKIES itself stays a kept field.
+    assert "<code>utm_source</code> = yandex" in section and "<code>utm_medium</code> = cpc" in section
     assert source.webhook_token not in section
+
+
+def test_an_entry_stored_with_a_200_answer_reads_as_stored(client, sign_in, factory, source):
+    factory._call(update_source, source.id, {"form_format": "site_form"})
+    response = client.post(
+        f"/webhooks/website-form?token={source.webhook_token}",
+        data={"Имя": "Пётр", "Телефон": "+79991112233"},
+        headers={"User-Agent": "WordPress/6.7.1; https://salon.example", "Accept": "application/json"},
+    )
+    assert response.status_code == 200, page(response)
+    sign_in()
+    section = html_lib.unescape(page(client.get(f"/sources/{source.id}")).split('id="deliveries"')[1])
+    assert "200 contact stored" in " ".join(section.split())

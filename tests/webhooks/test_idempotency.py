@@ -18,7 +18,7 @@ import pytest
 from crm_web.core.extensions import db
 from crm_web.domain.idempotency import request_fingerprint
 from crm_web.domain.identifiers import parse_contact_input
-from tests.helpers import assert_error
+from tests.helpers import assert_error, before_statements
 
 from .helpers import PHONE, assert_created, assert_intake_body, auth, post_json, rows, url
 
@@ -236,17 +236,19 @@ def test_two_bodies_at_once_under_one_key_store_only_the_winner(app, factory, so
 def test_a_request_arriving_while_the_first_is_open_waits_for_its_answer(app, factory, source, second_body):
     """The second request's claim comes while the first's transaction, key
     reserved, is still open: it waits, then reads the committed answer."""
-    from sqlalchemy import event
-
     first_thread_name = "first-request"
+    key_inserted = threading.Event()
     reserved = threading.Event()
 
     def hold_open(_conn, _cursor, statement, *_rest):
-        if threading.current_thread().name == first_thread_name and statement.lstrip().upper().startswith(
-            "INSERT INTO WEBHOOK_IDEMPOTENCY_KEYS"
-        ):
+        # Before the first request's next statement after its key's insert: the key is reserved.
+        if threading.current_thread().name != first_thread_name:
+            return
+        if key_inserted.is_set() and not reserved.is_set():
             reserved.set()
             threading.Event().wait(0.5)  # the second request starts meanwhile
+        elif statement.lstrip().upper().startswith("INSERT INTO WEBHOOK_IDEMPOTENCY_KEYS"):
+            key_inserted.set()
 
     answers: dict[str, tuple] = {}
 
@@ -254,17 +256,12 @@ def test_a_request_arriving_while_the_first_is_open_waits_for_its_answer(app, fa
         response = post_json(app.test_client(), source, body, **KEY)
         answers[name] = (response.status_code, response.get_json())
 
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "after_cursor_execute", hold_open)
-    try:
+    with before_statements(app, hold_open):
         first = threading.Thread(target=send, args=("first", FIRST), name=first_thread_name)
         first.start()
         assert reserved.wait(10)
         send("second", FIRST if second_body == "same" else {"phone": PHONE, "name": "Olga"})
         first.join()
-    finally:
-        event.remove(engine, "after_cursor_execute", hold_open)
 
     status, body = answers["first"]
     assert status == 201

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from crm_web.core.extensions import db
 from crm_web.models import AuditEvent, Contact
-from tests.helpers import assert_error
+from tests.helpers import assert_error, before_statements
 
 from .helpers import assert_created, auth, operator_load, post_json, url
 
@@ -99,22 +99,17 @@ def test_a_failure_after_the_intake_audit_row_keeps_nothing(app, client, factory
     one of each."""
     anna = factory.operator("Anna", max_load=10)
     source = factory.source("Site", key="site", weights={anna: 1})
-    with app.app_context():
-        engine = db.engine
 
     def fail_on_key_update(conn, cursor, statement, parameters, context, executemany):
         if statement.lstrip().upper().startswith("UPDATE WEBHOOK_IDEMPOTENCY_KEYS"):
             raise IntegrityError(statement, parameters, Exception("injected after the audit row"))
 
     before = factory.counts()
-    event.listen(engine, "before_cursor_execute", fail_on_key_update)
-    try:
+    with before_statements(app, fail_on_key_update):
         response = client.post(
             "/webhooks/site", json={"phone": "+79991234567"},
             headers={"X-Webhook-Token": source.webhook_token, "Idempotency-Key": "atomic-1"},
         )
-    finally:
-        event.remove(engine, "before_cursor_execute", fail_on_key_update)
     assert response.status_code == 500
     assert "error" in response.get_json()
     assert factory.counts() == before

@@ -159,6 +159,20 @@ def test_elementor_advanced_data_and_the_page_address(app, client, factory):
     assert contact.name == "Пётр"
 
 
+def test_a_wordpress_sender_gets_exactly_200_for_a_stored_entry(app, client, factory):
+    # Elementor's webhook action takes anything but 200 for a failure (proelements
+    # modules/forms/actions/webhook.php); WordPress's HTTP API names itself in User-Agent.
+    source = site_form(app, factory)
+    fields = {"Имя": "Пётр", "Телефон": "+7 999 111-22-33"}
+    from_wordpress = post_form(client, source, fields, **{"User-Agent": "WordPress/6.7.1; https://salon.example"})
+    assert from_wordpress.status_code == 200
+    assert from_wordpress.get_json()["contact"]["status"] == "assigned"
+    other = post_form(client, source, {**fields, "Телефон": "+7 999 111-22-44"})
+    assert other.status_code == 201
+    assert len(contacts(app)) == 2
+    assert [d.status for d in deliveries(app, source)] == [200, 201]
+
+
 def test_a_windows_1251_form_is_read(app, client, factory):
     source = site_form(app, factory)
     name = "".join(f"%{b:02X}" for b in "Фёдор".encode("cp1251"))
