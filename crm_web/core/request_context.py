@@ -16,9 +16,10 @@ from flask import Flask, g, has_request_context, request
 
 from .actor import SYSTEM, Actor, set_actor
 
-# The machine endpoints: the webhook and the JSON API. They authenticate with
-# tokens, answer JSON (errors too) and never read or write the cookie session.
-MACHINE_PATHS = ("/api", "/webhooks")
+# The machine endpoints: the webhook, the JSON API and the pages' live poll. They
+# authenticate with tokens, answer JSON (errors too) and never read or write the
+# cookie session.
+MACHINE_PATHS = ("/api", "/webhooks", "/live")
 
 
 def is_machine_request(req=None) -> bool:

@@ -79,6 +79,7 @@ def _source_and_candidates(*source_columns, where):
 _SOURCE_BY_KEY = DriverStatement(_source_and_candidates(
     _sources.c.id, _sources.c.webhook_token,
     _sources.c.form_format, _sources.c.field_map, _sources.c.vk_confirmation,
+    _sources.c.allowed_origins, _sources.c.thank_you_url,
     where=and_(_sources.c.key == bindparam("key"), _sources.c.is_active.is_(true())),
 ))
 _SOURCE_BY_ID = DriverStatement(_source_and_candidates(
@@ -124,6 +125,9 @@ class IntakeSource:
     form_format: str = "standard"
     field_map: dict[str, str] | None = None
     vk_confirmation: str | None = None
+    # Read only for the webhook: what it answers browsers (services/site_forms.py).
+    allowed_origins: str | None = None
+    thank_you_url: str | None = None
 
 
 def read_source(
@@ -133,7 +137,7 @@ def read_source(
     key (active sources only), or by id (whatever its state)."""
     if key is not None:
         rows = _SOURCE_BY_KEY.all(conn, {"key": key})
-        state = 5
+        state = 7
     else:
         rows = _SOURCE_BY_ID.all(conn, {"source_id": source_id})
         state = 4
@@ -141,10 +145,13 @@ def read_source(
         return None
     eligible = [row[state:] for row in rows if row[state] is not None]
     first = rows[0]
-    if key is not None:  # the webhook's: its format, field map and VK confirmation
+    if key is not None:  # the webhook's: how it reads the request and answers browsers
         # Driver statements get no result processing: the column's own type reads the JSON.
         field_map = _JSON.process_result_value(first[3], conn.dialect)
-        more = {"form_format": first[2], "field_map": field_map or None, "vk_confirmation": first[4]}
+        more = {
+            "form_format": first[2], "field_map": field_map or None, "vk_confirmation": first[4],
+            "allowed_origins": first[5], "thank_you_url": first[6],
+        }
     else:  # the staff's: whether it is active, and its name
         more = {"is_active": bool(first[2]), "name": first[3]}
     return IntakeSource(

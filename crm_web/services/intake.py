@@ -29,12 +29,12 @@ import json
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from ..domain.errors import NotFound, ServiceError, ValidationError
@@ -45,7 +45,14 @@ from ..models import Contact, IdempotencyKey, Source, utcnow
 from . import audit, deliveries
 from .assignment import Claimed, Decision, IntakeSource, choose_and_claim, draw_and_claim, read_source
 from .deliveries import Delivery
-from .intake_sql import AT_ONCE_ASSIGNED, AT_ONCE_QUEUED, audit_parameters, delivery_parameters
+from .intake_sql import (
+    AT_ONCE_ASSIGNED,
+    AT_ONCE_ASSIGNED_KEYED,
+    AT_ONCE_QUEUED,
+    AT_ONCE_QUEUED_KEYED,
+    audit_parameters,
+    delivery_parameters,
+)
 from .leads import resolve_lead
 from .sources import KEY_RE
 from .tx import (
@@ -132,6 +139,7 @@ class IntakeResult:
     lead_created: bool = False
     operator: Claimed | None = None  # the claimed operator's id and name: no reload to answer
     replayed_answer: dict | None = None  # what the caller's `answer` gave the first request
+    answer: dict | None = None  # what the caller's `answer` gave this one, if it was stored
 
     @property
     def replayed(self) -> bool:
@@ -171,7 +179,7 @@ class _StaleConnection(Exception):
 # Why the one statement wrote nothing.
 _REFUSED = object()  # the drawn operator had no room left
 _NEEDS_MORE = object()  # the request needs more than a new contact
-_KEYED = object()  # not tried: the request has an idempotency key
+_KEYED = object()  # another request holds the idempotency key
 
 
 def register_contact(
@@ -259,7 +267,9 @@ def _submission(request: _Request, source: IntakeSource) -> Submission | None:
 
 
 def _at_once(engine: Engine, request: _Request) -> IntakeResult:
-    """PostgreSQL, in autocommit: the source, then one statement for the rest.
+    """PostgreSQL, in autocommit: the source, then one statement for the rest
+    (with an idempotency key: the statement, key included, and then the
+    answer for repeats, in one transaction).
 
     When that statement wrote nothing, the intake goes on step by step in a
     transaction on the same connection: with the same candidates when the
@@ -275,16 +285,33 @@ def _at_once(engine: Engine, request: _Request) -> IntakeResult:
             submission = _submission(request, source)
             if submission is None:
                 return None
-            if submission.idempotency_key is not None:  # its key and answer take a transaction
-                outcome = _KEYED
-            else:
+            if submission.idempotency_key is None:
                 outcome = _store_at_once(conn, source, submission, request.rng)
+        if submission.idempotency_key is not None:
+            outcome = _store_keyed_at_once(conn, source, submission, request)
         if isinstance(outcome, IntakeResult):
             return outcome
         with conn.begin():
             if outcome is _REFUSED:
                 return _store(conn, _checked_source(conn, request.source), submission, request)
             return _store(conn, source, submission, request, lead_exists=outcome is _NEEDS_MORE)
+
+
+def _store_keyed_at_once(
+    conn: Connection, source: IntakeSource, submission: Submission, request: _Request
+) -> IntakeResult | object:
+    """The one statement with the request's key, and then its answer for repeats, in one
+    transaction; _KEYED when another request holds the key (its answer is read step by step)."""
+    try:
+        with conn.begin():
+            outcome = _store_at_once(conn, source, submission, request.rng, keyed=True)
+            if isinstance(outcome, IntakeResult):
+                outcome = _with_stored_answer(conn, source.id, submission.idempotency_key, outcome, request)
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "23505":  # only the key is unique among its inserts
+            raise
+        return _KEYED
+    return outcome
 
 
 def _checked_source(conn: Connection, named: Source | WebhookSource) -> IntakeSource:
@@ -344,13 +371,22 @@ def _store(
         deliveries.record(conn, source.id, submission.delivery.stored_status, submission.delivery, contact_id)
     result = _stored(contact_id, values, decision.claimed, lead_created)
     if key is not None:
-        body = json.dumps(request.answer(result))
-        write(conn, _STORE_ANSWER, {"s_id": source.id, "s_key": key, "body": body})
+        result = _with_stored_answer(conn, source.id, key, result, request)
     return result
 
 
+def _with_stored_answer(
+    conn: Connection, source_id: int, key: str, result: IntakeResult, request: _Request
+) -> IntakeResult:
+    """The answer repeats of the request get, stored in its key's row in the request's
+    transaction; the result carries it, so the caller answers with it as it is."""
+    answer = request.answer(result)
+    write(conn, _STORE_ANSWER, {"s_id": source_id, "s_key": key, "body": json.dumps(answer)})
+    return replace(result, answer=answer)
+
+
 def _store_at_once(
-    conn: Connection, source: IntakeSource, submission: Submission, rng: random.Random
+    conn: Connection, source: IntakeSource, submission: Submission, rng: random.Random, keyed: bool = False
 ) -> IntakeResult | object:
     """Lead, claim, contact, audit row and delivery row in one statement (services/intake_sql.py).
 
@@ -376,6 +412,12 @@ def _store_at_once(
         "lead_email": ids.email,
         **delivery_parameters(delivery.values(source.id, delivery.stored_status, None)),
     }
+    if keyed:
+        params |= {"k_key": submission.idempotency_key, "k_fingerprint": request_fingerprint(data)}
+    if keyed:
+        assigned, queued = AT_ONCE_ASSIGNED_KEYED, AT_ONCE_QUEUED_KEYED
+    else:
+        assigned, queued = AT_ONCE_ASSIGNED, AT_ONCE_QUEUED
     written = []
 
     def write(decision: Decision) -> bool:
@@ -384,16 +426,16 @@ def _store_at_once(
         action, details = decision.audit("auto")
         row = audit.row(action, "contact", None, details)
         if decision.claimed is None:
-            statement, chosen = AT_ONCE_QUEUED, {}
+            statement, chosen = queued, {}
         else:
-            statement, chosen = AT_ONCE_ASSIGNED, {"chosen_id": decision.claimed.id}
+            statement, chosen = assigned, {"chosen_id": decision.claimed.id}
         written.append(statement.one(conn, {**params, **chosen, **audit_parameters(row)}))
         return True  # one try only: a refused claim is retried step by step
 
     decision = draw_and_claim(source.candidates, source.names, rng, write)
     if not written:  # nobody to draw: the contact waits in the queue
         write(decision)
-    values["lead_id"], lead_created, contact_id, refused, _delivery_id = written[0]
+    values["lead_id"], lead_created, contact_id, refused, *_ids = written[0]  # then delivery, key ids
     if contact_id is None:
         return _REFUSED if refused else _NEEDS_MORE
     return _stored(contact_id, values, decision.claimed, lead_created)

@@ -2,7 +2,8 @@
 
 One statement, run in autocommit, finds or inserts the lead, claims the
 drawn operator's capacity, and inserts the contact and its audit row, using
-data-modifying WITH clauses (SQLite has none; there the intake runs the
+data-modifying WITH clauses (with an idempotency key, the key too, in a
+transaction that then stores the answer) (SQLite has none; there the intake runs the
 steps one by one). It writes all of that or nothing, by construction:
 
 - it first locks the drawn operator's row if the operator has room
@@ -49,7 +50,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from ..models import AuditEvent, Contact, JSONText, Lead, Operator, UTCDateTime, WebhookDelivery
+from ..models import (
+    AuditEvent,
+    Contact,
+    IdempotencyKey,
+    JSONText,
+    Lead,
+    Operator,
+    UTCDateTime,
+    WebhookDelivery,
+)
 from .assignment import HAS_CAPACITY
 from .driver_sql import DriverStatement
 from .leads import leads_holding
@@ -59,6 +69,7 @@ _operators = Operator.__table__
 _leads = Lead.__table__
 _audit = AuditEvent.__table__
 _deliveries = WebhookDelivery.__table__
+_keys = IdempotencyKey.__table__
 _CONTACT_COLUMNS = [
     "lead_id", "source_id", "operator_id", "is_active", "name", "message", "created_at", "assigned_at",
     "form_fields", "utm", "utm_source", "page_url", "warnings",
@@ -158,10 +169,23 @@ def _with_contact(table, prefix, columns, types, contact_column, returned, conta
     return insert(table).from_select([*columns, contact_column], values).returning(returned).cte(name)
 
 
-def _written(lead, contact, refused):
-    """(lead id, lead created, contact id, refused, delivery id), the contact's
-    id through its audit row, so that the audit row is part of the statement,
-    and the delivery row written with the contact."""
+def _key(contact):
+    """The request's Idempotency-Key (or sender's delivery id), taken with the
+    contact: no ON CONFLICT, so a key another request holds makes the
+    statement fail (23505) and write nothing; one whose first request is
+    still open waits for it first."""
+    values = select(
+        bindparam("new_source_id", type_=Integer), bindparam("k_key", type_=String),
+        bindparam("k_fingerprint", type_=String), _now,
+    ).select_from(contact)
+    columns = ["source_id", "key", "fingerprint", "created_at"]
+    return insert(_keys).from_select(columns, values).returning(_keys.c.id).cte("new_key")
+
+
+def _written(lead, contact, refused, keyed=False):
+    """(lead id, lead created, contact id, refused, delivery id[, key id]), the
+    contact's id through its audit row, so that the audit row is part of the
+    statement, and the delivery row (and the key) written with the contact."""
     audit = _with_contact(
         _audit, "a", _AUDIT_COLUMNS, _AUDIT_TYPES, "subject_id", _audit.c.subject_id, contact, "new_audit"
     )
@@ -169,16 +193,19 @@ def _written(lead, contact, refused):
         _deliveries, "d", _DELIVERY_COLUMNS, _DELIVERY_TYPES, "contact_id", _deliveries.c.id, contact,
         "new_delivery",
     )
-    return select(
+    columns = [
         select(lead.c.id).scalar_subquery(),
         select(lead.c.created).scalar_subquery(),
         select(audit.c.subject_id).scalar_subquery(),
         refused.label("refused"),
         select(delivery.c.id).scalar_subquery(),
-    )
+    ]
+    if keyed:
+        columns.append(select(_key(contact).c.id).scalar_subquery())
+    return select(*columns)
 
 
-def _assigned():
+def _assigned(keyed=False):
     new_lead = _new_lead(_room())
     matched = leads_holding(_lead_ids).cte("matched")
     lead = _lead(new_lead, matched)
@@ -196,16 +223,19 @@ def _assigned():
         and_(has_lead, ~exists(select(claimed.c.id))),
         and_(~has_lead, ~exists(select(matched.c.id))),
     )
-    return _written(lead, _contact(lead, claimed.c.id, _now, claimed), refused)
+    return _written(lead, _contact(lead, claimed.c.id, _now, claimed), refused, keyed)
 
 
-def _queued():
+def _queued(keyed=False):
     new_lead = _new_lead()
     lead = _lead(new_lead, leads_holding(_lead_ids).cte("matched"))
-    return _written(lead, _contact(lead, null(), null()), false())
+    return _written(lead, _contact(lead, null(), null()), false(), keyed)
 
 
 # With a drawn operator, and for a source with nobody free (the contact queued).
 # Run on psycopg's cursor (driver_sql.py): the answer is integers and booleans.
 AT_ONCE_ASSIGNED = DriverStatement(_assigned())
 AT_ONCE_QUEUED = DriverStatement(_queued())
+# The same with the request's key, in a transaction that then stores the answer for repeats.
+AT_ONCE_ASSIGNED_KEYED = DriverStatement(_assigned(keyed=True))
+AT_ONCE_QUEUED_KEYED = DriverStatement(_queued(keyed=True))

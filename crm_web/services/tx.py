@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import insert as generic_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, CursorResult, Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, scoped_session
 
 from ..core.database import WRITE, writer_turn
@@ -83,35 +83,34 @@ def autocommit(conn: Connection) -> Iterator[Connection]:
             driver.autocommit = False
 
 
-def write(conn: Connection, statement, params: dict) -> Written | CursorResult:
+def write(conn: Connection, statement, params: dict) -> Written:
     """Run a Core INSERT or UPDATE that returns no rows; its rowcount, and on
     SQLite the lastrowid.
 
-    On SQLite compiled once and run on the driver's cursor (driver_sql.py):
-    the per-call work of `Connection.execute` costs more than SQLite's own,
-    and all of it inside SQLite's writer turn. Column defaults computed in
-    Python are not applied: give every value.
+    Compiled once and run on the driver's cursor (driver_sql.py): the
+    per-call work of `Connection.execute` costs more than a small
+    statement's own (on SQLite all of it inside the writer's turn). Column
+    defaults computed in Python are not applied: give every value.
     """
-    if conn.dialect.name == "sqlite":
-        return DriverStatement(statement).write(conn, params)
-    return conn.execute(statement, params)
+    return DriverStatement(statement).write(conn, params)
 
 
 def inserted_id(conn: Connection, statement, params: dict) -> int | None:
     """The id of the row an INSERT (without RETURNING) wrote; None if it wrote none
     (INSERT ... ON CONFLICT DO NOTHING that met a conflict).
 
-    SQLite: the cursor's `lastrowid`, as SQLAlchemy's handling of a SQLite
-    RETURNING (its rows fetched and buffered first) costs about as much as
-    the insert itself. PostgreSQL: the same statement with RETURNING id.
+    SQLite: the cursor's `lastrowid`, as a SQLite RETURNING costs about as
+    much as the insert itself. PostgreSQL: the same statement with RETURNING
+    id. Both run on the driver's cursor, as `write`.
     """
     if conn.dialect.name == "sqlite":
         result = write(conn, statement, params)
         return result.lastrowid if result.rowcount == 1 else None
     returning = _returning_id.get(statement)
     if returning is None:
-        returning = _returning_id[statement] = statement.returning(statement.table.c.id)
-    return conn.execute(returning, params).scalar()
+        returning = _returning_id[statement] = DriverStatement(statement.returning(statement.table.c.id))
+    rows = returning.all(conn, params)
+    return rows[0][0] if rows else None
 
 
 _returning_id: dict = {}  # INSERT statement -> the same with RETURNING id (built once each)

@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, url_for
 from flask_babel import Babel, format_datetime, format_decimal, format_timedelta
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..core.extensions import db
 from ..services.preferences import SUPPORTED_LOCALES
-from ..services.stats import queue_size
 from .access import configure_login
 from .i18n import LANGUAGE_NAMES, compile_catalogs, select_locale
+from .live import POLL_MS, page_live_state, ticket_for
+from .live import bp as live_bp
 
 __all__ = ["SUPPORTED_LOCALES", "babel", "configure_web", "select_locale"]
 
@@ -30,6 +31,7 @@ def configure_web(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     configure_login(app)
     app.register_blueprint(bp)
+    app.register_blueprint(live_bp)
     app.jinja_env.filters.update(
         number=lambda value: format_decimal(value),
         date=lambda value: format_datetime(value, "medium") if value else "",
@@ -48,10 +50,18 @@ def configure_web(app: Flask) -> None:
         }
         try:
             if current_user.is_authenticated:
-                data["queue_size"] = queue_size(db.session)
+                state = page_live_state()
+                data["queue_size"] = state.waiting
+                data["live"] = {
+                    "url": url_for("live.live", t=ticket_for(current_user)),
+                    "renew": url_for("web.live_ticket"),
+                    "state": state.as_json(),
+                    "interval": POLL_MS,
+                }
         except SQLAlchemyError:  # an error page must render even without a database
             db.session.rollback()
         return data
+
 
 
 def _since(value: datetime) -> str:

@@ -7,7 +7,7 @@ URL, a 303 to it (or a small error page) instead of JSON.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request
+from flask import Blueprint, current_app, g, redirect, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..api.serializers import intake_body
@@ -17,7 +17,7 @@ from ..core.request_context import set_request_actor
 from ..domain.errors import NotFound
 from ..services.deliveries import record_alone
 from ..services.intake import IdempotencyKeyReused, WebhookSource, WrongToken, register_contact
-from ..services.site_forms import site_form
+from ..services.site_forms import site_form, site_form_of
 from .reading import FORM_TYPES, Incoming, Reader
 
 bp = Blueprint("webhooks", __name__)
@@ -57,7 +57,7 @@ def receive(source_key: str):
     # The body is read before the database is touched, so the source, the
     # token and the contact take one transaction; how it is interpreted
     # depends on the source's format (reading.py).
-    reader = Reader(Incoming(), request.headers.get("Idempotency-Key"))
+    reader = g.webhook_reader = Reader(Incoming(), request.headers.get("Idempotency-Key"))
     try:
         result = register_contact(
             db.engine, WebhookSource(source_key, token), reader, current_app.extensions["crm_rng"],
@@ -76,7 +76,8 @@ def receive(source_key: str):
     if reader.vk:
         return reader.answer  # "ok", stored or repeated
     # Built after the commit, not while SQLite's writer turn is held.
-    return intake_body(result), 200 if result.replayed else reader.stored_status
+    body = result.answer if result.answer is not None else intake_body(result)
+    return body, 200 if result.replayed else reader.stored_status
 
 
 def _record(reader: Reader, status: int) -> None:
@@ -99,8 +100,9 @@ def for_browsers(response):
 
     Runs on every answer of this blueprint (errors and 429 included). A
     request with no Origin header that is not a plain form post (every JSON
-    integration) returns at once: no query. Otherwise one indexed read of
-    the source's settings (see services/site_forms.py).
+    integration) returns at once: no query. Otherwise the settings the
+    intake read with the source, or, when it did not get that far, one
+    indexed read of them (see services/site_forms.py).
     """
     origin = request.headers.get("Origin")
     page = request.method == "POST" and _plain_form_post()
@@ -128,6 +130,9 @@ def _plain_form_post() -> bool:
 
 
 def _site_form():
+    reader = g.get("webhook_reader")
+    if reader is not None and reader.source is not None:  # read with the source: no second query
+        return site_form_of(reader.source.allowed_origins, reader.source.thank_you_url)
     source_key = (request.view_args or {}).get("source_key", "")
     try:
         return site_form(db.session, source_key)

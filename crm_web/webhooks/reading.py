@@ -111,9 +111,11 @@ class Reader:
         self.delivery: Delivery | None = None  # what to record when nothing is stored
         self.vk = False
         self.stored_status = 201  # the answer's status when a contact is stored
+        self.source: IntakeSource | None = None  # as the intake read it (its browser settings too)
 
     def __call__(self, source: IntakeSource) -> Submission | None:
         self.source_id = source.id
+        self.source = source
         self.vk = source.form_format == "vk"
         incoming = self.incoming
         self.delivery = Delivery(body=shown_body(_shown(incoming), incoming.raw))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from crm_web.core.actor import Actor, acting_as
@@ -15,6 +15,7 @@ from crm_web.services import operators as operator_service
 from crm_web.services import sources as source_service
 from crm_web.services.audit import record
 from crm_web.services.tx import write_transaction
+from tests.helpers import before_statements
 
 ALICE = Actor("alice@example.com", user_id=7, ip="203.0.113.5", request_id="req-0001")
 
@@ -210,23 +211,18 @@ def test_a_failure_after_record_rolls_the_audit_row_back(session, events):
     assert session.scalar(select(Operator.id).where(Operator.name == "Twin")) is None
 
 
-def test_a_service_failing_after_its_audit_row_keeps_neither(app, factory, events, fetch):
-    """The database fails right after the audit INSERT inside update_operator: the change rolls back too."""
+def test_a_service_failing_at_its_audit_row_keeps_neither(app, factory, events, fetch):
+    """The database fails at the audit INSERT inside update_operator, after the change: the change
+    rolls back too."""
     anna = factory.operator("Anna", max_load=3)
     before = len(events())
-    with app.app_context():
-        engine = db.engine
 
-    def fail_after_audit(conn, cursor, statement, parameters, context, executemany):
+    def fail_at_audit(conn, cursor, statement, parameters, context, executemany):
         if statement.lstrip().upper().startswith("INSERT INTO AUDIT_EVENTS"):
-            raise IntegrityError(statement, parameters, Exception("injected after the audit row"))
+            raise IntegrityError(statement, parameters, Exception("injected at the audit row"))
 
-    event.listen(engine, "after_cursor_execute", fail_after_audit)
-    try:
-        with pytest.raises(IntegrityError):
-            call(app, operator_service.update_operator, anna.id, {"max_load": 9})
-    finally:
-        event.remove(engine, "after_cursor_execute", fail_after_audit)
+    with before_statements(app, fail_at_audit), pytest.raises(IntegrityError):
+        call(app, operator_service.update_operator, anna.id, {"max_load": 9})
     assert len(events()) == before
     assert fetch(Operator, anna.id).max_load == 3
     call(app, operator_service.update_operator, anna.id, {"max_load": 9})  # and without the fault

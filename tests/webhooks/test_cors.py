@@ -191,18 +191,25 @@ def test_the_rate_limit_answer_carries_the_origin(database_url):
 # --- cost ------------------------------------------------------------------------
 
 
-def statements(app, client, source, **headers) -> int:
+def statements(app, client, source, status=(200, 201), **headers) -> int:
     with recorded_statements(app) as log:
         response = client.post(url(source), json={"phone": PHONE}, headers=auth(source, **headers))
-    assert response.status_code in (200, 201)
+    assert response.status_code in status
     return len(log)
 
 
-def test_origins_cost_no_statement_without_origin_and_one_read_with_it(app, client, source):
+def test_origins_come_with_the_source_the_intake_reads(app, client, source):
     key = {"Idempotency-Key": "same"}  # replays: the same statements every time
     statements(app, client, source, **key)  # warm-up, stores the key
     plain = statements(app, client, source, **key)
     with_origin = statements(app, client, source, Origin=SITE, **key)
+    assert with_origin == plain
+
+
+def test_a_request_refused_before_its_source_is_read_costs_one_read_for_its_origins(app, client, source):
+    wrong = {"X-Webhook-Token": "wrong-token"}
+    plain = statements(app, client, source, status=(401,), **wrong)
+    with_origin = statements(app, client, source, status=(401,), Origin=SITE, **wrong)
     # SQLite's read transaction adds its BEGIN to the one SELECT.
     extra = 2 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else 1
     assert with_origin == plain + extra

@@ -51,14 +51,16 @@ def _all_on(app, gone, kept):
 
 
 def test_a_transaction_survives_its_lead_being_merged_away_before_the_insert(pg_app):
-    """The transaction (here because of an Idempotency-Key): match, then the
-    merge commits, then the contact's INSERT meets the foreign key."""
+    """The step-by-step transaction (here the staff's intake through the API):
+    match, then the merge commits, then the contact's INSERT meets the
+    foreign key."""
     app = pg_app
     client, source, gone, kept = _two_leads(app)
+    staff = Factory(app).staff("supervisor")
     merged = threading.Event()
 
     def merge_now(_conn, _cursor, statement, *_args):
-        if statement.lstrip().startswith(("WITH claimed", "INSERT INTO contacts")) and not merged.is_set():
+        if statement.lstrip().startswith("INSERT INTO contacts") and not merged.is_set():
             merged.set()
             # Another request, on another connection, merges A into B and commits.
             worker = threading.Thread(target=_merge, args=(app, kept, gone))
@@ -66,8 +68,8 @@ def test_a_transaction_survives_its_lead_being_merged_away_before_the_insert(pg_
             worker.join()
 
     with _listening(app, "before_cursor_execute", merge_now):
-        again = {"phone": "+79990001111", "message": "again"}
-        body = assert_created(post_json(client, source, again, **{"Idempotency-Key": "k"}))
+        again = {"source_id": source.id, "phone": "+79990001111", "message": "again"}
+        body = assert_created(client.post("/api/v1/contacts", json=again, headers=staff.headers))
 
     assert merged.is_set()
     assert body["lead"] == {"id": kept, "created": False}  # matched again: the lead that absorbed A
