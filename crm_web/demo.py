@@ -60,7 +60,7 @@ def load_demo(session: Session, seed: int = 7, password: str | None = None) -> s
         # Spread over the last six days, so that the fairness report has a history.
         _backdate(session, result.contact, timedelta(days=(23 - i) // 4, hours=2 * (i % 4)))
         if i % 5 == 4 and result.contact is not None and result.contact.operator_id:
-            close_contact(session, result.contact.id, admin)
+            close_contact(session, result.contact.id, admin, ("done", "no_answer")[i // 5 % 2])
     # Olga (client 1, by phone) writes once by email only, then names both: a possible duplicate pair.
     for fields in (
         {"name": "Olga S.", "email": "olga.s@example.org", "message": "Please email me the price list."},

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from .core.extensions import db
+from .domain.outcomes import OUTCOMES
 
 
 def utcnow() -> datetime:
@@ -211,12 +212,28 @@ class Contact(db.Model):
         Index("ix_contacts_source_id", "source_id", "id"),
         Index("ix_contacts_lead_id", "lead_id", "created_at"),
         Index("ix_contacts_created_at", "created_at"),
+        # The team report: a period's assignments, with every column it reads (no table reads).
+        Index(
+            "ix_contacts_assigned_at", "assigned_at", "operator_id", "first_opened_at", "closed_at", "outcome"
+        ),
         Index(
             "ix_contacts_utm_source",
             "utm_source",
             "id",
             sqlite_where=text("utm_source IS NOT NULL"),
             postgresql_where=text("utm_source IS NOT NULL"),
+        ),
+        # The outcome filter; closed contacts only, so the intake writes no entry to it.
+        Index(
+            "ix_contacts_outcome",
+            "outcome",
+            "id",
+            sqlite_where=text("outcome IS NOT NULL"),
+            postgresql_where=text("outcome IS NOT NULL"),
+        ),
+        CheckConstraint(
+            "outcome IS NULL OR outcome IN (" + ", ".join(f"'{o}'" for o in OUTCOMES) + ")",
+            name="outcome_known",
         ),
     )
 
@@ -241,6 +258,8 @@ class Contact(db.Model):
     utm_source: Mapped[str | None] = mapped_column(String(255))  # utm["utm_source"], to filter by
     page_url: Mapped[str | None] = mapped_column(String(2048))
     warnings: Mapped[list | None] = mapped_column(JSONText)
+    # How it ended (domain/outcomes.py OUTCOMES); NULL while active.
+    outcome: Mapped[str | None] = mapped_column(String(16))
 
     lead: Mapped[Lead] = relationship(back_populates="contacts")
     source: Mapped[Source] = relationship()
@@ -251,6 +270,20 @@ class Contact(db.Model):
         if not self.is_active:
             return "closed"
         return "assigned" if self.operator_id is not None else "unassigned"
+
+
+class ContactNote(db.Model):
+    """A note a staff member wrote on a contact (contract §3); never edited."""
+
+    __tablename__ = "contact_notes"
+    __table_args__ = (Index("ix_contact_notes_contact_id", "contact_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author: Mapped[str] = mapped_column(String(255))  # the author's email when written
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class User(UserMixin, db.Model):

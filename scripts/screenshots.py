@@ -11,8 +11,9 @@ table, an intake result, a lead page, the duplicates, the audit trail and the
 fairness report, and the overview and the queue in Russian; last (so that no
 other page shows it) a site form source, created on its pages, with Tilda's
 connection help open (source-connect) and, after three senders' posts to its
-webhook, its recent deliveries (source-deliveries): each 1280 and 390 px
-wide, into docs/screenshots/ (e.g. overview-1280.png).
+webhook, its recent deliveries (source-deliveries); then, as the demo
+operator, /my with notes on a contact and its close form open (my-note):
+each 1280 and 390 px wide, into docs/screenshots/ (e.g. overview-1280.png).
 Nothing outside the temporary directory and docs/screenshots/ is touched.
 """
 
@@ -27,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 from urllib.request import Request, urlopen
@@ -50,6 +52,13 @@ PASSWORD = "screenshots-demo-1"
 SECRET_KEY = "screenshots-secret-key"
 WIDTHS = {1280: 800, 390: 844}  # width: viewport height (an iPhone 12-15 is 390 x 844)
 OUT = ROOT / "docs" / "screenshots"
+# name: (contacts a day, mean minutes to first opening, mean hours to closing, outcome weights)
+TEAM_HISTORY = {
+    "Anna Petrova": (6, 3, 1.5, (72, 15, 8, 5)),
+    "Boris Ivanov": (3, 14, 5.0, (55, 30, 10, 5)),
+    "Clara Smirnova": (8, 5, 2.0, (80, 10, 4, 6)),
+    "Dmitry Orlov": (2, 25, 9.0, (40, 35, 20, 5)),
+}
 
 # Contacts of a source nobody has a weight on: they wait in the queue.
 QUEUED = [
@@ -64,6 +73,13 @@ QUEUED = [
 # Registered on the intake form: the demo lead Ivan (phone) also named by another lead's email.
 INTAKE = {"phone": "+7 999 100-00-00", "email": "client6@example.org", "name": "Ivan",
           "message": "Calling again: I would like to change the delivery address."}
+
+# Written by the demo operator Anna on her newest contact, from /my (my-note).
+OPERATOR = "anna@example.com"
+MY_NOTES = [
+    "Called at 10:15, no answer; left a voicemail.",
+    "Called back at 18:05: wants the blue model delivered on Saturday morning. Sending the invoice by email.",
+]
 
 # What three senders post to a site form source, oldest first: (body, content type, header token?).
 # Tilda: its names, the token in the URL, UTM marks in its TILDAUTM cookie.
@@ -139,8 +155,9 @@ def shoot(page, name: str, width: int, out: Path) -> Path:
     return path
 
 
-def sign_in(browser, base_url: str, width: int, height: int, locale: str | None = None):
-    """A page of a new context (viewport width x height), signed in as the demo supervisor.
+def sign_in(browser, base_url: str, width: int, height: int, locale: str | None = None,
+            email: str = "admin@example.com"):
+    """A page of a new context (viewport width x height), signed in as the demo supervisor (or `email`).
 
     `locale` ("ru-RU") makes the browser ask for that language, as a visitor's would.
     """
@@ -153,7 +170,7 @@ def sign_in(browser, base_url: str, width: int, height: int, locale: str | None 
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.goto("/login")
-    page.locator("#email").fill("admin@example.com")
+    page.locator("#email").fill(email)
     page.locator("#password").fill(PASSWORD)
     page.locator("#password").press("Enter")
     expect(page.locator("header.topbar")).to_be_visible()
@@ -201,6 +218,19 @@ def post_deliveries(webhook_url: str, token: str) -> None:
         with urlopen(Request(url, data=body.encode(), headers=headers, method="POST"), timeout=15) as answer:
             if answer.status != 201:
                 sys.exit(f"the webhook answered {answer.status} to a screenshot delivery")
+
+
+def add_my_notes(page) -> None:
+    """As the demo operator Anna: notes on the newest of her contacts, added from /my's disclosure."""
+    from playwright.sync_api import expect
+
+    for text in MY_NOTES:
+        page.goto("/my")
+        row = page.locator("tbody.my-contact").first
+        row.locator("summary", has_text="Add a note").click()
+        row.locator("textarea[name=text]").fill(text)
+        row.get_by_role("button", name="Add note").click()
+        expect(page.locator(".flash-success")).to_be_visible()
 
 
 def shoot_section(page, selector: str, name: str, width: int, out: Path) -> Path:
@@ -281,6 +311,82 @@ def take_screenshots(base_url: str, out: Path) -> list[Path]:
             expect(page.locator("ol.deliveries pre.delivery-body")).to_have_count(len(DELIVERIES))
             saved.append(shoot_section(page, "#deliveries", "source-deliveries", width, out))
             page.context.close()
+        # An operator's own contacts: the newest with its notes, and its close form open (outcomes).
+        page = sign_in(browser, base_url, 1280, 800, email=OPERATOR)
+        add_my_notes(page)
+        page.context.close()
+        for width, height in WIDTHS.items():
+            page = sign_in(browser, base_url, width, height, email=OPERATOR)
+            page.goto("/my")
+            row = page.locator("tbody.my-contact").first
+            row.locator("summary", has_text="Close").click()
+            expect(row.locator("form.close-form")).to_be_visible()
+            expect(row.locator("ol.notes li")).to_have_count(len(MY_NOTES))
+            saved.append(shoot(page, "my-note", width, out))
+            page.context.close()
+        browser.close()
+    return saved
+
+
+def add_team_history(url: str, days: int = 28, seed: int = 3) -> None:
+    """Four weeks of assignments of the demo operators (opened, closed, with outcomes), and an
+    operator who received nothing (paused)."""
+    from sqlalchemy import func, select, update
+
+    from crm_web import create_app
+    from crm_web.core.extensions import db
+    from crm_web.domain.outcomes import OUTCOMES
+    from crm_web.models import Contact, Lead, Operator, Source
+    from crm_web.services.operators import create_operator
+
+    rng = random.Random(seed)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        session = db.session
+        source_id = session.scalar(select(Source.id).where(Source.name == "Website form"))
+        ops = {o.name: o.id for o in session.scalars(select(Operator))}
+        now = datetime.now(UTC).replace(microsecond=0)
+        for name, (per_day, open_min, close_h, weights) in TEAM_HISTORY.items():
+            for day in range(days, -1, -1):
+                for _ in range(rng.randint(max(per_day - 2, 1), per_day + 2)):
+                    assigned = now - timedelta(days=day, hours=rng.uniform(0.5, 10))
+                    opened = assigned + timedelta(minutes=rng.expovariate(1 / open_min))
+                    still_open = day == 0 and rng.random() < 0.5
+                    closed = None if still_open else opened + timedelta(hours=rng.expovariate(1 / close_h))
+                    lead = Lead(name=f"Client {rng.randrange(10_000)}")
+                    session.add(lead)
+                    session.flush()
+                    session.add(Contact(
+                        lead_id=lead.id, source_id=source_id, operator_id=ops[name], created_at=assigned,
+                        assigned_at=assigned, first_opened_at=opened, closed_at=closed,
+                        is_active=closed is None,
+                        outcome=None if closed is None else rng.choices(OUTCOMES, weights)[0],
+                        message="Earlier request",
+                    ))
+        session.commit()
+        # Keep the maintained loads exact.
+        for op_id in ops.values():
+            load = session.scalar(select(func.count()).where(Contact.operator_id == op_id, Contact.is_active))
+            session.execute(update(Operator).where(Operator.id == op_id).values(active_load=load))
+        session.commit()
+        create_operator(session, {"name": "Elena Volkova", "max_load": 5, "is_active": False})
+        db.session.remove()
+        db.engine.dispose()
+
+
+def take_team_screenshots(base_url: str, out: Path) -> list[Path]:
+    """/reports/team at each width (after add_team_history)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    saved: list[Path] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        for width, height in WIDTHS.items():
+            page = sign_in(browser, base_url, width, height)
+            page.goto("/reports/team")
+            expect(page.locator("svg#chart-open rect.bar").first).to_be_visible()
+            saved.append(shoot(page, "team-report", width, out))
+            page.context.close()
         browser.close()
     return saved
 
@@ -298,6 +404,9 @@ def main() -> None:
         url = prepare_database(workdir)
         server = start_server(url, workdir / "logs", workers=2, secret_key=SECRET_KEY)
         saved = take_screenshots(server.base_url, args.out)
+        # Last, so that no other screenshot shows the contacts it adds.
+        add_team_history(url)
+        saved += take_team_screenshots(server.base_url, args.out)
         errors = server.server_errors()
         if errors:
             sys.exit("the server reported errors:\n" + "\n".join(errors))

@@ -31,6 +31,7 @@ from tests.helpers import PASSWORD, csrf_from, recorded_statements  # noqa: E402
 PG_ADMIN_URL = os.environ.get("CRM_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 ENGINES = ("sqlite", "postgresql")
 TABLES = (
+    "contact_notes",
     "audit_events",
     "signin_failures",
     "signin_lockouts",

@@ -87,6 +87,13 @@ def body(model: type[M]) -> M:
     return check(model, json_object(), context=context())
 
 
+def optional_body(model: type[M]) -> M:
+    """`body(model)`, or the model's defaults when the request has no body at all."""
+    if not request.get_data(cache=True):
+        return check(model, {}, context=context())
+    return body(model)
+
+
 def query(model: type[M], message: str = "Invalid filters.") -> M:
     """The query string, validated by `model`."""
     return check(model, request.args.to_dict(), message, context=context())

@@ -1,16 +1,25 @@
-"""/api/v1/contacts: staff intake, listing, manual assignment, closing."""
+"""/api/v1/contacts: staff intake, listing, manual assignment, closing, notes."""
 
 from __future__ import annotations
 
 from ..core.extensions import db
 from ..domain.errors import NotFound, ValidationError
 from ..services import contacts as service
+from ..services import notes
 from ..services.intake import register_contact
 from ..services.sources import get_source
 from . import bp
-from .common import body, current_user, query, rng
-from .schemas import Assign, ContactCreate, ContactQuery
-from .serializers import ContactPage, contact_dict, intake_body, page_dict
+from .common import body, current_user, optional_body, query, rng
+from .schemas import Assign, CloseBody, ContactCreate, ContactQuery, NoteCreate, PageQuery
+from .serializers import (
+    ContactPage,
+    NotePage,
+    closed_dict,
+    contact_dict,
+    intake_body,
+    note_dict,
+    page_dict,
+)
 
 
 @bp.post("/contacts")
@@ -29,7 +38,7 @@ def list_contacts():
     q = query(ContactQuery)
     filters = service.ContactFilters(
         status=q.status, operator_id=q.operator_id, source_id=q.source_id, lead_id=q.lead_id,
-        utm_source=q.utm_source,
+        utm_source=q.utm_source, outcome=q.outcome,
     )
     return page_dict(ContactPage, service.list_contacts(db.session, filters, q.page, q.per_page, q.after))
 
@@ -49,5 +58,21 @@ def assign_contact(contact_id: int):
 
 @bp.post("/contacts/<int:contact_id>/close")
 def close_contact(contact_id: int):
-    contact = service.close_contact(db.session, contact_id, current_user())
-    return contact_dict(contact)
+    given = optional_body(CloseBody)
+    contact, others = service.close_contact_and_others(
+        db.session, contact_id, current_user(), given.outcome, given.note,
+        same_source=given.also_close_same_source,
+    )
+    return closed_dict(contact, others if given.also_close_same_source else None)
+
+
+@bp.get("/contacts/<int:contact_id>/notes")
+def list_notes(contact_id: int):
+    q = query(PageQuery)
+    return page_dict(NotePage, notes.list_notes(db.session, contact_id, q.page, q.per_page))
+
+
+@bp.post("/contacts/<int:contact_id>/notes")
+def add_note(contact_id: int):
+    text = body(NoteCreate).text
+    return note_dict(notes.add_note(db.session, contact_id, current_user(), text)), 201

@@ -31,7 +31,16 @@ from ..webhooks.reading import FORM_TYPES, MAX_IDEMPOTENCY_KEY
 from ..webhooks.reading import MAX_BODY as WEBHOOK_MAX_BODY
 from . import schemas
 from . import serializers as answers
-from .schemas import Assign, ContactCreate, ContactQuery, LeadQuery, PageQuery, WebhookFields
+from .schemas import (
+    Assign,
+    CloseBody,
+    ContactCreate,
+    ContactQuery,
+    LeadQuery,
+    NoteCreate,
+    PageQuery,
+    WebhookFields,
+)
 
 JSON = "application/json"
 HTML = "text/html"
@@ -39,13 +48,13 @@ REF = "#/components/schemas/{model}"
 
 REQUESTS: tuple[type[BaseModel], ...] = (
     OperatorCreate, OperatorPatch, SourceCreate, SourcePatch, DistributionPut, ContactCreate, Assign,
-    WebhookFields,
+    CloseBody, NoteCreate, WebhookFields,
 )
 ANSWERS: tuple[type[BaseModel], ...] = (
     schemas.Error, schemas.ValidationError, answers.Contact, answers.IntakeResult, answers.Operator,
     answers.OperatorDeleted, answers.Source, answers.SourceWithToken, answers.Distribution, answers.Lead,
     answers.LeadWithContacts, answers.OperatorPage, answers.SourcePage, answers.ContactPage,
-    answers.LeadPage, schemas.Health,
+    answers.LeadPage, answers.ClosedContact, answers.Note, answers.NotePage, schemas.Health,
 )
 
 
@@ -212,6 +221,7 @@ class Route:
     description: str = ""
     status: int = 200
     body: type[BaseModel] | None = None
+    body_required: bool = True
     query: type[BaseModel] | None = None
     supervisor: bool = False
     errors: tuple[int, ...] = ()
@@ -236,7 +246,8 @@ class Route:
             operation["parameters"] = query_parameters(self.query)
         if self.body:
             operation["requestBody"] = {
-                "required": True, "description": "", "content": {JSON: {"schema": ref(self.body)}}
+                "required": self.body_required, "description": "" if self.body_required else "Optional.",
+                "content": {JSON: {"schema": ref(self.body)}},
             }
         operation["responses"] = {
             str(self.status): media(ref(self.answer), self.answer_text),
@@ -286,7 +297,7 @@ ROUTES = (
     Route("get", "/api/v1/contacts", "listContacts", "Contacts", "List contacts",
           answers.ContactPage, "A page of contacts.",
           "Newest first; `status=unassigned` is the queue, oldest first. For deep pages pass `after` = the "
-          "last id received.", query=ContactQuery),
+          "last id received. `outcome` finds closed contacts by how they ended.", query=ContactQuery),
     Route("post", "/api/v1/contacts", "createContact", "Contacts", "Register a contact (staff intake)",
           answers.IntakeResult, "Created.",
           "As the webhook, for a source given by id: the lead is matched or created and an operator chosen "
@@ -299,9 +310,18 @@ ROUTES = (
           "when the contact is not unassigned). An unknown operator_id is 422. Operator users may assign "
           "only to themselves (403).", body=Assign, errors=(403, 409)),
     Route("post", "/api/v1/contacts/{contact_id}/close", "closeContact", "Contacts", "Close a contact",
-          answers.Contact, "The contact, now closed.",
-          "Frees one unit of its operator's load. Closing a closed contact is 409. Operator users may close "
-          "only their own contacts (403). No body.", errors=(403, 409)),
+          answers.ClosedContact, "The contact, now closed, with its outcome.",
+          "With an outcome (done when none is given) and an optional note, stored as a note of the contact, "
+          "in one transaction; frees one unit of its operator's load. An unknown outcome or an invalid note "
+          "is 422 and changes nothing. Closing a closed contact is 409. Operator users may close only their "
+          "own contacts (403).", body=CloseBody, body_required=False, errors=(403, 409)),
+    Route("get", "/api/v1/contacts/{contact_id}/notes", "listContactNotes", "Contacts",
+          "List a contact's notes", answers.NotePage, "A page of notes, oldest first.",
+          "Any staff user may read the notes of any contact.", query=PageQuery),
+    Route("post", "/api/v1/contacts/{contact_id}/notes", "addContactNote", "Contacts",
+          "Add a note to a contact", answers.Note, "Added.",
+          "Any staff user may add a note to any contact, open or closed; the author is the token's user.",
+          status=201, body=NoteCreate),
     Route("get", "/api/v1/leads", "listLeads", "Leads", "List or look up leads",
           answers.LeadPage, "A page of leads.",
           "Newest first. The filters are normalised like intake (`8 (999) 123-45-67` finds `+79991234567`); "

@@ -25,10 +25,11 @@ from ..domain import errors
 from ..domain.form_reading import MAX_UTM
 from ..domain.identifiers import MAX_EXTERNAL_ID, MAX_MESSAGE, MAX_NAME, MAX_RAW_PHONE, parse_contact_input
 from ..domain.messages import N_
+from ..domain.outcomes import DEFAULT_OUTCOME, MAX_NOTE, OUTCOMES, parse_note, parse_outcome
 from ..services.contacts import STATUSES
 from ..services.leads import search_identifiers
 from ..services.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE
-from ..services.validation import MAX_ID, Between, Expect, IdOf, InputModel, together
+from ..services.validation import MAX_ID, Between, Expect, IdOf, InputModel, Invalid, Parsed, together
 
 MAX_PAGE = 10_000_000
 
@@ -105,6 +106,10 @@ class ContactQuery(KeysetQuery):
     utm_source: QueryText(MAX_UTM) = Field(
         None, description="Only contacts whose utm_source is exactly this (as the form sent it, trimmed)."
     )
+    outcome: Annotated[
+        Literal[OUTCOMES],  # type: ignore[valid-type]
+        Expect(lambda value: value in OUTCOMES, f"Must be one of {', '.join(OUTCOMES)}."),
+    ] | None = Field(None, description="Only contacts closed with this outcome.")
 
 
 class LeadQuery(KeysetQuery):
@@ -194,6 +199,64 @@ class ContactCreate(WebhookFields):
 class Assign(InputModel):
     model_config = ConfigDict(extra="ignore", json_schema_extra={"example": {"operator_id": 3}})
     operator_id: IdOf("Must be the id of an operator.")
+
+
+def _domain(parse):
+    """A domain parser of one value (raising ValidationError) as a field rule's parser (raising Invalid)."""
+    def read(value: object) -> object:
+        try:
+            return parse(value)
+        except errors.ValidationError as exc:
+            raise Invalid(*[m for messages in exc.fields.values() for m in messages]) from None
+
+    return read
+
+
+def _note_text(value: object) -> str:
+    if value is None:
+        raise Invalid(N_("This field is required."))
+    return parse_note(value)
+
+
+def _optional_note(value: object) -> str | None:
+    return None if value is None else parse_note(value)
+
+
+NOTE_TEXT = f"1 to {MAX_NOTE:,} characters once trimmed; stored trimmed."
+
+
+class CloseBody(InputModel):
+    """Every field is optional, and so is the body itself: none closes the contact as done. Other fields
+    are ignored."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={
+        "example": {"outcome": "no_answer", "note": "Called twice, no answer; will try tomorrow."},
+    })
+    outcome: Annotated[str | None, Parsed(_domain(parse_outcome), json_schema={
+        "enum": [*OUTCOMES, None],
+        "description": f"How it ended: {', '.join(OUTCOMES)}; null or absent is {DEFAULT_OUTCOME}.",
+    })] = None
+    note: Annotated[str | None, Parsed(_domain(_optional_note), json_schema={
+        "type": ["string", "null"], "minLength": 1, "maxLength": MAX_NOTE,
+        "description": f"Stored as a note of the contact, by the caller. {NOTE_TEXT}",
+    })] = None
+    also_close_same_source: bool = Field(
+        False,
+        description="An extension, with outcome spam only (else 422): also close the lead's other open "
+        "contacts from the same source as spam (an operator user: those it holds), in the same transaction; "
+        "their ids come back in `also_closed`.",
+    )
+
+
+class NoteCreate(InputModel):
+    """Other fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={
+        "example": {"text": "Asked to call back after 6 pm."},
+    })
+    text: Annotated[str, Parsed(_domain(_note_text), json_schema={
+        "type": "string", "minLength": 1, "maxLength": MAX_NOTE, "description": NOTE_TEXT,
+    })]
 
 
 # --- answers built elsewhere ----------------------------------------------------------------

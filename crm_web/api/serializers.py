@@ -20,6 +20,7 @@ from .. import models
 from ..domain.choice import shares
 from ..domain.form_body import TARGETS, UTM_KEYS
 from ..domain.form_reading import FORM_FORMATS, MAX_VK_CONFIRMATION
+from ..domain.outcomes import OUTCOMES
 from ..domain.site_forms import origins_from_text
 from ..domain.weights import format_weight
 from ..services.contacts import STATUSES
@@ -86,7 +87,7 @@ class Contact(Out):
     model_config = ConfigDict(json_schema_extra={"example": {
         "id": 17, "lead_id": 5, "source_id": 2, "status": "assigned",
         "operator": {"id": 3, "name": "Anna"}, "created_at": STAMP, "name": "Ivan",
-        "message": "Call me back", "assigned_at": STAMP, "closed_at": None,
+        "message": "Call me back", "assigned_at": STAMP, "closed_at": None, "outcome": None,
         "form_fields": {"City": "Kazan"}, "utm": {"utm_source": "google", "utm_medium": "cpc"},
         "page_url": "https://www.example.com/offer?utm_source=google&utm_medium=cpc", "warnings": [],
     }})
@@ -102,6 +103,9 @@ class Contact(Out):
     message: str | None
     assigned_at: Stamp | None
     closed_at: Stamp | None
+    outcome: Literal[OUTCOMES] | None = Field(  # type: ignore[valid-type]
+        description="How it ended: " + ", ".join(OUTCOMES) + "; null while it is active."
+    )
     form_fields: FormFields = Field(
         description="What the form sent besides the five fields, {name: text} in the order received; "
         "{} when nothing."
@@ -112,6 +116,26 @@ class Contact(Out):
         description="What could not be read (an unreadable phone or email, no identifier at all); [] when "
         "nothing."
     )
+
+
+class ClosedContact(Contact):
+    """A contact just closed."""
+
+    also_closed: list[Id] | SkipJsonSchema[None] = Field(
+        None,
+        description="Only when also_close_same_source was sent: the ids of the lead's other contacts "
+        "from the same source closed as spam with this one.",
+    )
+
+
+class Note(Out):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "id": 8, "text": "Asked to call back after 6 pm.", "author": "anna@example.com", "created_at": STAMP,
+    }})
+    id: Id
+    text: str
+    author: str = Field(description="The email of the staff user who wrote it.")
+    created_at: Stamp
 
 
 class LeadRef(Out):
@@ -263,6 +287,10 @@ class LeadPage(Paged[Lead]):
     pass
 
 
+class NotePage(Paged[Note]):
+    pass
+
+
 # --- the answers, from ORM objects ------------------------------------------------------
 
 def dump(model: type[BaseModel], value: Any, **options) -> dict:
@@ -272,23 +300,37 @@ def dump(model: type[BaseModel], value: Any, **options) -> dict:
 
 # What a site form adds to a contact (contract §2a); a record without them reads as none (None → {} / []).
 _FORM_FIELDS = ("form_fields", "utm", "page_url", "warnings")
-_CONTACT_FIELDS = tuple(name for name in Contact.model_fields if name not in ("operator", *_FORM_FIELDS))
+_CONTACT_FIELDS = tuple(
+    name for name in Contact.model_fields if name not in ("operator", "outcome", *_FORM_FIELDS)
+)
 
 
-def _contact(contact, operator):
+def _contact(contact, operator, outcome):
     """The contact as Contact reads it. `operator` (anything with id and name), when known, saves
-    loading contact.operator; the intake's NewContact has none to load."""
+    loading contact.operator; the intake's NewContact has none to load, and no outcome yet."""
     if operator is None and contact.operator_id is not None:
         return contact
     return {
         **{name: getattr(contact, name) for name in _CONTACT_FIELDS},
         **{name: getattr(contact, name, None) for name in _FORM_FIELDS},
         "operator": operator,
+        "outcome": outcome,
     }
 
 
 def contact_dict(contact: models.Contact, operator=None) -> dict:
-    return dump(Contact, _contact(contact, operator))
+    return dump(Contact, _contact(contact, operator, contact.outcome))
+
+
+def closed_dict(contact: models.Contact, also_closed: list[int] | None) -> dict:
+    """A contact just closed; `also_closed` only when the caller asked to close others too."""
+    if also_closed is None:
+        return contact_dict(contact)
+    return {**contact_dict(contact), "also_closed": also_closed}
+
+
+def note_dict(note: models.ContactNote) -> dict:
+    return dump(Note, note)
 
 
 def intake_body(result) -> dict:
@@ -297,7 +339,7 @@ def intake_body(result) -> dict:
         return result.replayed_answer
     contact = result.contact
     return dump(IntakeResult, {
-        "contact": _contact(contact, result.operator),
+        "contact": _contact(contact, result.operator, None),  # just created: open, no outcome
         "lead": {"id": contact.lead_id, "created": result.lead_created},
         "operator_available": contact.operator_id is not None,
     })

@@ -147,8 +147,6 @@ def configure_logging(app: Flask) -> None:
         # 503 is the expected answer while the database is away; other 5xx are faults.
         status = response.status_code
         level = logging.INFO if status < 500 else logging.WARNING if status == 503 else logging.ERROR
-        if g.get("quiet_log") and status < 400:
-            level = logging.DEBUG
         if request_log.isEnabledFor(level):
             # Built here rather than by Logger.log, which walks the stack to
             # find its caller (always this hook).

@@ -78,7 +78,8 @@ def record(
 
     Actions are dotted names: "contact.assigned" (details: mode
     auto/manual/drain, candidates with weight/load/max_load, the draw),
-    "contact.closed", "contact.returned", "operator.created/updated/deleted",
+    "contact.closed" (details: its outcome; same_source_as when closed as spam with another),
+    "contact.note_added" (details: note_id, text), "contact.returned", "operator.created/updated/deleted",
     "source.created/updated/deleted/token_rotated", "weights.updated",
     "user.created/updated/deleted/password_changed/password_set/password_reset",
     "api_token.issued/revoked",

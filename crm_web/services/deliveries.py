@@ -5,8 +5,12 @@ what arrived: the answer, what was recognised as which field, what was kept,
 the warnings and the body (bounded, secrets masked). A stored contact's row
 is written by the intake in the contact's own statement or transaction
 (services/intake.py), any other by `record_alone`. Each source keeps its last
-RECENT rows: a trigger drops the older ones within the inserting statement
-(migration 0004), whoever inserts, at no extra round trip.
+RECENT rows: every PRUNE_EVERY deliveries of a source that a worker records,
+it drops that source's older rows in one statement after the request's own
+transaction (`recorded`). A source therefore holds at most RECENT +
+PRUNE_EVERY rows per worker process, and the intake pays one small DELETE
+per PRUNE_EVERY requests instead of a trigger's on every insert
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -16,15 +20,16 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, selectinload
 
 from ..domain.form_body import MASK, is_secret_name
 from ..models import WebhookDelivery, utcnow
-from .tx import inserted_id, write_connection
+from .tx import inserted_id, write, write_connection
 
-RECENT = 50  # also in migration 0004's trigger
+RECENT = 50
+PRUNE_EVERY = 32
 MAX_SHOWN_BODY = 4000  # characters of the body kept with a delivery
 _SECRET_IN_TEXT = re.compile(
     r"""(?ix)
@@ -109,6 +114,37 @@ def record_alone(engine: Engine, source_id: int, status: int, delivery: Delivery
     """A delivery row of a request that stored nothing, in a write transaction of its own."""
     with write_connection(engine) as conn:
         record(conn, source_id, status, delivery)
+
+
+_PRUNE = delete(_table).where(
+    _table.c.source_id == bindparam("s_id"),
+    _table.c.id < (
+        select(_table.c.id)
+        .where(_table.c.source_id == bindparam("s_id"))
+        .order_by(_table.c.id.desc())
+        .offset(RECENT - 1)
+        .limit(1)
+        .scalar_subquery()
+    ),
+)
+_since_pruned: dict[int, int] = {}  # per source: deliveries this process recorded since it last pruned
+
+
+def recorded(engine: Engine, source_id: int) -> None:
+    """Count a delivery row this process wrote for the source; every PRUNE_EVERY, drop the
+    source's rows older than its last RECENT (ix_webhook_deliveries_source_id)."""
+    count = _since_pruned.get(source_id, 0) + 1
+    if count < PRUNE_EVERY:
+        _since_pruned[source_id] = count
+        return
+    _since_pruned[source_id] = 0
+    with write_connection(engine) as conn:
+        write(conn, _PRUNE, {"s_id": source_id})
+
+
+def forget_counts() -> None:
+    """Start counting afresh (tests)."""
+    _since_pruned.clear()
 
 
 def recent_deliveries(session: Session, source_id: int, limit: int = RECENT) -> list[WebhookDelivery]:

@@ -9,6 +9,9 @@ Quoting is RFC 4180 (the csv module, CRLF line ends); dates are ISO 8601
 in UTC; a text cell that starts like a formula gets a leading apostrophe
 (OWASP "CSV injection"). Column names are the same in every language.
 
+A contact's outcome is its own column; its notes are counted (`notes`) and the
+latest one's text is `last_note`, read for a whole batch in one statement.
+
 What a site form added to a contact (contract §2a) is spread over columns:
 its five utm_* marks one each, its page_url, and in one cell each its
 form_fields ("name: value; name: value", in the order received) and its
@@ -25,7 +28,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ..domain.form_body import UTM_KEYS
-from ..models import Contact, Lead, Operator, Source
+from ..models import Contact, ContactNote, Lead, Operator, Source
 from .contacts import ContactFilters, _filtered
 from .leads import lead_search_condition
 
@@ -35,8 +38,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 CONTACT_COLUMNS = (
     "id", "created_at", "status", "source", "operator", "lead_id", "lead_name", "lead_phone",
-    "lead_email", "lead_external_id", "name", "message", "assigned_at", "closed_at",
-    *UTM_KEYS, "page_url", "form_fields", "warnings",
+    "lead_email", "lead_external_id", "name", "message", "assigned_at", "closed_at", "outcome", "notes",
+    "last_note", *UTM_KEYS, "page_url", "form_fields", "warnings",
 )
 LEAD_COLUMNS = (
     "id", "created_at", "name", "phone", "email", "external_id", "contacts", "last_contact_at", *UTM_KEYS,
@@ -134,6 +137,7 @@ def contact_rows(session: Session, filters: ContactFilters, batch_size: int = BA
             Contact.id, _iso(session, Contact.created_at), status, _source.name, _operator.name,
             Contact.lead_id, _lead.name, _lead.phone, _lead.email, _lead.external_id, Contact.name,
             Contact.message, _iso(session, Contact.assigned_at), _iso(session, Contact.closed_at),
+            Contact.outcome,  # then notes and last_note, from _notes_of
             Contact.utm, Contact.page_url, Contact.form_fields, Contact.warnings,  # spread by _contact_row
         )
         .join(_source, _source.id == Contact.source_id)
@@ -156,17 +160,43 @@ def contact_rows(session: Session, filters: ContactFilters, batch_size: int = BA
                 ))
             else:
                 query = query.where(Contact.id < last_id)
-        return [_contact_row(row) for row in conn.execute(query.limit(size))]
+        rows = conn.execute(query.limit(size)).all()
+        notes = _notes_of(conn, [row[0] for row in rows]) if rows else {}
+        return [_contact_row(row, notes.get(row[0], _NO_NOTES)) for row in rows]
 
     return _chunks(_batches(session, page, batch_size), CONTACT_COLUMNS)
 
 
-def _contact_row(row) -> tuple:
-    """A selected row with its site form columns spread into CONTACT_COLUMNS."""
+_NO_NOTES = (0, None)
+
+
+def _notes_of(conn, contact_ids: list[int]) -> dict[int, tuple[int, str]]:
+    """{contact id: (number of notes, the latest one's text)} of a batch's contacts that have notes: one
+    statement (an index range per contact, ix_contact_notes_contact_id)."""
+    counted = (
+        select(
+            ContactNote.contact_id,
+            func.count(ContactNote.id).label("notes"),
+            func.max(ContactNote.id).label("last_id"),
+        )
+        .where(ContactNote.contact_id.in_(contact_ids))
+        .group_by(ContactNote.contact_id)
+        .subquery()
+    )
+    latest = select(counted.c.contact_id, counted.c.notes, ContactNote.text).join(
+        ContactNote, ContactNote.id == counted.c.last_id
+    )
+    return {contact_id: (count, text) for contact_id, count, text in conn.execute(latest)}
+
+
+def _contact_row(row, notes: tuple[int, str | None]) -> tuple:
+    """A selected row with its notes and its site form columns spread into CONTACT_COLUMNS."""
     *head, utm, page_url, form_fields, warnings = row
     if utm is None and form_fields is None and warnings is None:  # most contacts: nothing to spread
-        return (*head, *_NO_UTM, page_url, None, None)
-    return (*head, *_utm_cells(utm), page_url, _form_fields_cell(form_fields), _warnings_cell(warnings))
+        return (*head, *notes, *_NO_UTM, page_url, None, None)
+    return (
+        *head, *notes, *_utm_cells(utm), page_url, _form_fields_cell(form_fields), _warnings_cell(warnings)
+    )
 
 
 # --- leads -------------------------------------------------------------------

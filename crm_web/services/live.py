@@ -1,20 +1,22 @@
 """What an open page watches to stay live (contract §5, docs/live.md).
 
 A page polls `/live` with the state it shows; the answer is "nothing
-changed" (204, no body) unless the queue or the viewer's own contacts
-changed. Both are read from the database, so every app instance, worker and
-host sees every change without a signal of its own:
+changed" (204, no body) unless what the page shows changed. All of it is
+read from the database in one small statement, so every app instance,
+worker and host sees every change without a signal of its own:
 
-- the queue: count, highest id and sum of ids of the unassigned active
-  contacts (the queue's partial index), and the operators' summed load and
-  active count (what the queue page offers depends on who has room);
-- the viewer's contacts (an operator user): count, highest id and sum of ids
-  of their operator's active contacts (ix_contacts_operator_active).
+- the number waiting (the title and the navigation show it);
+- the queue's first page (its contacts, oldest first, PER_PAGE of them, on
+  the queue's partial index): sum, a scrambled sum and highest id of their ids, and
+  whether there is a second page. A contact that joins the end of a long
+  queue changes the number waiting, not the first page, so the open queue
+  pages are not re-read for it;
+- the viewer's own contacts (an operator user): count, highest id and sum
+  of ids of their operator's active contacts (ix_contacts_operator_active).
 
-A contact entering or leaving either set changes its count or sum; one
-leaving while another enters changes the highest id or the sum. Each
-process keeps what it read for SHARED_FOR seconds, so however many pages
-poll, a worker asks the database at most a few times a second.
+Each process keeps what it read for SHARED_FOR seconds per operator, so
+however many pages poll, a worker asks the database at most a few times a
+second for each operator user polling.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, Integer, bindparam, cast, func, select
 from sqlalchemy.engine import Engine
 
-from ..models import Contact, Operator
+from ..models import Contact
+from .driver_sql import DriverStatement
+from .tx import autocommit
 
 SHARED_FOR = 0.25  # seconds a process reuses what it read (well under a page's poll interval)
 
@@ -33,66 +37,82 @@ SHARED_FOR = 0.25  # seconds a process reuses what it read (well under a page's 
 @dataclass(frozen=True)
 class LiveState:
     waiting: int
-    queue: str  # changes whenever the queue page would show something else
+    queue: str  # changes whenever the queue's first page would show other contacts
     mine: str  # the same for an operator user's own contacts ("" for others)
     mine_count: int = 0
 
     @property
     def version(self) -> str:
-        return f"{self.queue}~{self.mine}"
+        # The number waiting last: a page refreshes its lists on the first two parts only.
+        return f"{self.queue}~{self.mine}~{self.waiting}"
 
     def as_json(self) -> dict:
         return {"v": self.version, "waiting": self.waiting, "mine_count": self.mine_count}
 
 
-def _queued():
-    queued = (Contact.is_active.is_(True), Contact.operator_id.is_(None))
+def _state(first_page: int):
+    """One statement: the number waiting, the queue's first page, one operator's own contacts."""
+    operator_id = bindparam("operator_id", type_=Integer)
+    active = Contact.is_active.is_(True)
+    queued = (active, Contact.operator_id.is_(None))
+    page = (
+        select(Contact.id.label("id"))
+        .where(*queued)
+        .order_by(Contact.created_at, Contact.id)  # as the queue lists them (ix_contacts_queue)
+        .limit(first_page)
+        .subquery()
+    )
+    mine = (active, Contact.operator_id == operator_id)
+
+    def value(column, *where, source=None):
+        query = select(column).where(*where)
+        return (query.select_from(source) if source is not None else query).scalar_subquery()
+
     return select(
-        func.count(Contact.id), func.coalesce(func.max(Contact.id), 0), func.coalesce(func.sum(Contact.id), 0)
-    ).where(*queued)
+        value(func.count(Contact.id), *queued),
+        value(func.coalesce(func.sum(page.c.id), 0), source=page),
+        # A second, scrambled sum: two sets with one sum rarely share the other. In 64 bits: an id
+        # times the multiplier is beyond 32.
+        value(func.coalesce(func.sum(cast(page.c.id, BigInteger) * 7919 % 1_000_003), 0), source=page),
+        value(func.coalesce(func.max(page.c.id), 0), source=page),
+        value(func.count(Contact.id), *mine),
+        value(func.coalesce(func.max(Contact.id), 0), *mine),
+        value(func.coalesce(func.sum(Contact.id), 0), *mine),
+    )
 
 
-def _team():
-    return select(
-        func.coalesce(func.sum(Operator.active_load), 0),
-        func.count(Operator.id).filter(Operator.is_active.is_(True)),
-    ).where(Operator.deleted_at.is_(None))
+# Per first-page size, run on the driver's cursor (driver_sql.py): the answer is integers.
+_statements: dict[int, DriverStatement] = {}
+_read_at: dict[int | None, tuple[float, tuple]] = {}  # per operator: what this process read last, and when
 
 
-def _mine(operator_id: int):
-    return select(
-        func.count(Contact.id), func.coalesce(func.max(Contact.id), 0), func.coalesce(func.sum(Contact.id), 0)
-    ).where(Contact.is_active.is_(True), Contact.operator_id == operator_id)
-
-
-_QUEUED = _queued()
-_TEAM = _team()
-_read_at: dict[object, tuple[float, tuple]] = {}  # what this process read last, and when
-
-
-def _read(engine: Engine, key: object, statement, now: float, fresh: bool) -> tuple:
-    seen = _read_at.get(key)
-    if not fresh and seen is not None and now - seen[0] < SHARED_FOR:
-        return seen[1]
-    with engine.connect() as conn:
-        row = tuple(conn.execute(statement).one())
-    if len(_read_at) > 10_000:  # one entry per operator at most; never grows without bound
-        _read_at.clear()
-    _read_at[key] = (now, row)
-    return row
-
-
-def live_state(engine: Engine, operator_id: int | None, fresh: bool = False) -> LiveState:
-    """The queue's and (for an operator user) the viewer's own contacts' state; `fresh`:
-    read now (a page shows it next to what it just read), not what this process read last."""
+def live_state(engine: Engine, operator_id: int | None, first_page: int, fresh: bool = False) -> LiveState:
+    """What the pages of an operator user (or anyone else, `operator_id` None) show; `first_page`:
+    the queue's page size. `fresh`: read now (a page shows it next to what it just read), not
+    what this process read a moment ago."""
     now = time.monotonic()
-    count, highest, total = _read(engine, "queue", _QUEUED, now, fresh)
-    load, active = _read(engine, "team", _TEAM, now, fresh)
-    queue = f"{count}.{highest}.{total}.{load}.{active}"
+    seen = _read_at.get(operator_id)
+    if not fresh and seen is not None and now - seen[0] < SHARED_FOR:
+        row = seen[1]
+    else:
+        statement = _statements.get(first_page)
+        if statement is None:
+            statement = _statements[first_page] = DriverStatement(_state(first_page))
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                with autocommit(conn):  # one round trip: no BEGIN, no ROLLBACK
+                    row = statement.one(conn, {"operator_id": operator_id})
+            else:
+                row = statement.one(conn, {"operator_id": operator_id})
+        if len(_read_at) > 10_000:  # one entry per operator at most; never grows without bound
+            _read_at.clear()
+        _read_at[operator_id] = (now, row)
+    waiting, page_sum, page_scrambled, page_highest, mine_count, mine_highest, mine_total = map(int, row)
+    more = int(waiting > first_page)  # whether the page offers a second page, not how many
+    queue = f"{more}.{page_sum}.{page_scrambled}.{page_highest}"
     if operator_id is None:
-        return LiveState(int(count), queue, "")
-    mine_count, mine_highest, mine_total = _read(engine, operator_id, _mine(operator_id), now, fresh)
-    return LiveState(int(count), queue, f"{mine_count}.{mine_highest}.{mine_total}", int(mine_count))
+        return LiveState(waiting, queue, "")
+    return LiveState(waiting, queue, f"{mine_count}.{mine_highest}.{mine_total}", mine_count)
 
 
 def forget() -> None:

@@ -16,13 +16,13 @@ from ..models import AuditEvent
 from ..services.audit_queries import SUBJECT_TYPES, AuditFilters, existing_subjects, list_events
 from . import bp
 from .access import supervisor_required
-from .forms import BoundedIntegerField, CrmForm
+from .forms import OUTCOME_LABELS, BoundedIntegerField, CrmForm
 from .pages import PER_PAGE, after_arg, render_form
 
 # Offered in the action filter; any other prefix may be typed.
 KNOWN_ACTIONS = (
     "contact.", "contact.assigned", "contact.queued", "contact.closed", "contact.returned",
-    "operator.", "source.", "weights.updated", "user.", "api_token.", "signin.failed",
+    "contact.note_added", "operator.", "source.", "weights.updated", "user.", "api_token.", "signin.failed",
 )
 # What each action is called on the page (the code stays beside it: it is what the filter takes).
 ACTION_LABELS = {
@@ -30,6 +30,7 @@ ACTION_LABELS = {
     "contact.queued": _l("Contact queued"),
     "contact.closed": _l("Contact closed"),
     "contact.returned": _l("Contact back to the queue"),
+    "contact.note_added": _l("Note added"),
     "lead.merged": _l("Leads merged"),
     "lead.duplicate_dismissed": _l("Not a duplicate"),
     "operator.created": _l("Operator created"),
@@ -63,7 +64,10 @@ FIELD_LABELS = {
     "label": _l("label"), "user_id": _l("user id"), "expires_at": _l("expires"),
     "form_format": _l("form format"), "field_map": _l("field map"),
     "vk_confirmation": _l("VK confirmation string"),
+    "outcome": _l("outcome"), "note_id": _l("note id"), "text": _l("text"),
+    "same_source_as": _l("closed as spam with contact"),
 }
+NOTE_EXCERPT = 300  # characters of a note's text shown in the trail
 # Keys of `details` shown by the "why" table or the before → after lines, not as plain facts.
 _STRUCTURED = {"before", "after", "names", "candidates", "draw", "refused"}
 
@@ -210,7 +214,7 @@ def present(event: AuditEvent) -> EventView:
                 has_before=key in before or bool(before), has_after=key in after or bool(after),
             ))
     view.facts = [
-        (k, v, str(FIELD_LABELS.get(k, k)))
+        (k, _shown(k, v), str(FIELD_LABELS.get(k, k)))
         for k, v in details.items() if k not in _STRUCTURED and not isinstance(v, dict | list)
     ]
     if isinstance(details.get("candidates"), list):
@@ -219,9 +223,13 @@ def present(event: AuditEvent) -> EventView:
 
 
 def _shown(key: str, value):
-    """A stored value as the page says it: roles in the user's language."""
+    """A stored value as the page says it: roles and outcomes in the user's language, a note cut short."""
     if key == "role" and value in _ROLES:
         return str(_ROLES[value])
+    if key == "outcome" and value in OUTCOME_LABELS:
+        return str(OUTCOME_LABELS[value])
+    if key == "text" and isinstance(value, str) and len(value) > NOTE_EXCERPT:
+        return value[:NOTE_EXCERPT] + "…"
     return value
 
 

@@ -189,3 +189,151 @@ def _int_label(value: float) -> str:
 
 def _short(name: str) -> str:
     return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1].rstrip() + "…"
+
+
+# --- horizontal bars, one row per operator (the team report) ---------------------------------
+
+
+@dataclass(frozen=True)
+class TextAt:
+    """A text of a row chart at (x, y); `anchor` as SVG's text-anchor; `title`: its tooltip."""
+
+    x: float
+    y: float
+    text: str
+    anchor: str = "start"
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class LegendKey:
+    x: float
+    css: str
+    label: str
+
+
+@dataclass
+class RowChart:
+    """One row per operator: names on the left, bars along a value axis with gridlines."""
+
+    width: float
+    height: float
+    plot_left: float
+    plot_right: float
+    plot_top: float
+    plot_bottom: float
+    grid: list[XLabel] = field(default_factory=list)  # vertical gridlines at x, with their values
+    bars: list[Bar] = field(default_factory=list)
+    texts: list[TextAt] = field(default_factory=list)
+    legend: list[LegendKey] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SpreadRow:
+    """An operator's median and 90th percentile of a duration (seconds; None: no contact had it)."""
+
+    name: str
+    median: float | None
+    p90: float | None
+    median_title: str
+    p90_title: str
+
+
+ROW_LEFT, ROW_TOP, ROW_BOTTOM = 124.0, 34.0, 26.0
+
+
+def spread_chart(
+    rows: Sequence[SpreadRow],
+    unit: tuple[float, Callable[[float], str]],
+    duration: Callable[[float], str],
+    legend: tuple[str, str],
+) -> RowChart:
+    """Per operator a bar to the median over a bar to the 90th percentile, each with its value after it.
+
+    `unit` (seconds per unit, label of a number of units) is the axis's,
+    `duration` writes a value, `legend` names the two bars.
+    """
+    plot_width, right, line = 230.0, 86.0, 13.0
+    row_height = 2 * line + 12
+    chart = _row_chart(len(rows), plot_width, right, row_height)
+    seconds, unit_label = unit
+    highest = max([r.p90 for r in rows if r.p90 is not None] + [0.0]) / seconds
+    axis_max, step = _nice_axis(highest, steps=4)
+
+    def x_of(value: float) -> float:
+        return ROW_LEFT + plot_width * min(value / seconds, axis_max) / axis_max
+
+    chart.grid = [XLabel(x_of(v * seconds), unit_label(v)) for v in _steps(axis_max, step)]
+    chart.legend = _legend(chart, [("bar-actual", legend[0]), ("bar-configured", legend[1])])
+    for i, row in enumerate(rows):
+        top = chart.plot_top + row_height * i + 6
+        _row_name(chart, row.name, top + line + 4)
+        for n, (value, css, title) in enumerate(
+            ((row.median, "bar-actual", row.median_title), (row.p90, "bar-configured", row.p90_title))
+        ):
+            y = top + line * n
+            if value is None:
+                chart.texts.append(TextAt(ROW_LEFT + 4, y + line - 3, "—", title=title))
+                continue
+            end = x_of(value)
+            chart.bars.append(Bar(ROW_LEFT, y, max(end - ROW_LEFT, 1.0), line - 2, css, "", title))
+            chart.texts.append(TextAt(max(end, ROW_LEFT + 1) + 4, y + line - 3, duration(value), title=title))
+    return chart
+
+
+@dataclass(frozen=True)
+class ShareSegment:
+    css: str
+    share: float  # 0..1
+    title: str
+
+
+@dataclass(frozen=True)
+class StackRow:
+    """An operator's shares (summing to 1, or none), and the note after its bar (e.g. how many)."""
+
+    name: str
+    segments: list[ShareSegment]
+    note: str
+
+
+def stack_chart(rows: Sequence[StackRow], legend: Sequence[tuple[str, str]],
+                percent: Callable[[float], str]) -> RowChart:
+    """Per operator one bar of 100 % split into shares (an outcome each), its count after it.
+
+    `legend`: (css, label) of each kind of segment, in order.
+    """
+    plot_width, right, height = 240.0, 96.0, 22.0
+    row_height = height + 10
+    chart = _row_chart(len(rows), plot_width, right, row_height)
+    chart.grid = [XLabel(ROW_LEFT + plot_width * v, percent(v)) for v in (0.0, 0.5, 1.0)]
+    chart.legend = _legend(chart, legend)
+    for i, row in enumerate(rows):
+        top = chart.plot_top + row_height * i + 5
+        _row_name(chart, row.name, top + height / 2 + 4)
+        x = ROW_LEFT
+        for segment in row.segments:
+            width = plot_width * segment.share
+            if width <= 0:
+                continue
+            label = percent(segment.share) if width >= 34 else ""
+            chart.bars.append(Bar(x, top, width, height, segment.css, label, segment.title))
+            x += width
+        chart.texts.append(TextAt(ROW_LEFT + plot_width + 6, top + height / 2 + 4, row.note))
+    return chart
+
+
+def _row_chart(rows: int, plot_width: float, right: float, row_height: float) -> RowChart:
+    plot_bottom = ROW_TOP + row_height * max(rows, 1)
+    return RowChart(ROW_LEFT + plot_width + right, plot_bottom + ROW_BOTTOM, ROW_LEFT, ROW_LEFT + plot_width,
+                    ROW_TOP, plot_bottom)
+
+
+def _legend(chart: RowChart, keys: Sequence[tuple[str, str]]) -> list[LegendKey]:
+    """Keys side by side across the whole width, above the plot."""
+    each = (chart.width - 8) / max(len(keys), 1)
+    return [LegendKey(4 + each * i, css, label) for i, (css, label) in enumerate(keys)]
+
+
+def _row_name(chart: RowChart, name: str, y: float) -> None:
+    chart.texts.append(TextAt(ROW_LEFT - 8, y, _short(name), "end", name if _short(name) != name else ""))

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
@@ -17,19 +18,22 @@ from ..domain.errors import Conflict, ValidationError
 from ..domain.form_body import UTM_KEYS
 from ..domain.form_reading import MAX_UTM
 from ..domain.identifiers import INTAKE_FIELDS, parse_contact_input
-from ..models import utcnow
+from ..domain.outcomes import DEFAULT_OUTCOME, MAX_NOTE, OUTCOMES, SPAM
+from ..models import Contact, utcnow
 from ..services import contacts as service
 from ..services.audit_queries import subject_history
 from ..services.contacts import ContactFilters
 from ..services.drain import mark_opened, recently_returned
 from ..services.intake import register_contact
 from ..services.leads import earlier_contacts
+from ..services.notes import add_note as add_note_service
+from ..services.notes import notes_of, recent_notes
 from ..services.operators import all_operators, get_operator, update_operator
 from ..services.sources import all_sources
 from . import bp
 from .access import signed_in_user, staff_required
 from .audit import present
-from .forms import CrmForm, apply_errors
+from .forms import OUTCOME_LABELS, CrmForm, apply_errors, submitted_or_400
 from .pages import (
     PER_PAGE,
     assignable_operators,
@@ -51,8 +55,35 @@ class IntakeForm(CrmForm):
     message = TextAreaField(_l("Message"), validators=[Optional(), Length(max=10_000)])
 
 
+def _lf(value):
+    """A textarea's line ends as typed (browsers send CRLF): a note's length counts each as one."""
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
+def _outcome_choices() -> list[SelectChoice]:
+    return [SelectChoice(code, OUTCOME_LABELS[code]) for code in OUTCOMES]
+
+
 class CloseForm(CrmForm):
+    """Close with an outcome (done when not sent) and an optional note, in one step.
+
+    The outcome and the note are checked by the service (domain/outcomes.py), whose errors come back
+    onto these fields."""
+
     next = HiddenField()
+    outcome = SelectField(
+        _l("Outcome"), choices=_outcome_choices, default=DEFAULT_OUTCOME, validate_choice=False
+    )
+    note = TextAreaField(_l("Note"), filters=[_lf], render_kw={"maxlength": MAX_NOTE, "rows": 3})
+
+
+class NoteForm(CrmForm):
+    """A note on a contact (1 to MAX_NOTE characters once trimmed, checked by the service)."""
+
+    next = HiddenField()
+    text = TextAreaField(
+        _l("Note"), filters=[_lf], render_kw={"maxlength": MAX_NOTE, "rows": 3, "required": True}
+    )
 
 
 class AvailabilityForm(CrmForm):
@@ -79,6 +110,11 @@ class ContactFilterForm(CrmForm):
     )
     source_id = SelectField(_l("Source"), default="")
     operator_id = SelectField(_l("Operator"), default="")
+    outcome = SelectField(
+        _l("Outcome"),
+        choices=lambda: [SelectChoice("", _l("Any outcome")), *_outcome_choices()],
+        default="",
+    )
     utm_source = StringField(
         _l("UTM source"),
         validators=[Optional(), Length(max=MAX_UTM)],
@@ -92,6 +128,7 @@ class ContactFilterForm(CrmForm):
             source_id=int(self.source_id.data) if self.source_id.data else None,
             operator_id=int(self.operator_id.data) if self.operator_id.data else None,
             utm_source=self.utm_source.data or None,  # exact, as the form sent it (trimmed)
+            outcome=self.outcome.data or None,
         )
 
 
@@ -147,9 +184,15 @@ def contacts():
 @bp.get("/contacts/<int:contact_id>")
 @staff_required
 def contact(contact_id: int):
+    return contact_page(contact_id)
+
+
+def contact_page(contact_id: int, close_form: CloseForm | None = None, note_form: NoteForm | None = None):
+    """The contact's page; a close or note form that failed comes back with its errors (422)."""
     contact = service.get_contact(db.session, contact_id)
     if (
-        contact.first_opened_at is None
+        request.method == "GET"  # a refused form shown again writes nothing
+        and contact.first_opened_at is None
         and contact.is_active
         and contact.operator_id is not None
         and contact.operator_id == current_user.operator_id
@@ -157,6 +200,9 @@ def contact(contact_id: int):
         # Its operator has seen it: it no longer returns to the queue unopened.
         mark_opened(db.session, contact.id, contact.operator_id)
     created = request.args.get("created") == "1"
+    failed = close_form or note_form
+    back = safe_next(failed.next.data if failed else request.args.get("next"))  # where its forms return
+    status = 422 if failed and failed.errors else 200
     return render_template(
         "contacts/detail.html",
         contact=contact,
@@ -165,15 +211,40 @@ def contact(contact_id: int):
         operators=assignable_operators()
         if contact.status == "unassigned" and current_user.is_supervisor
         else [],
-        may_close=contact.is_active
-        and (
-            current_user.is_supervisor
-            or (contact.operator_id is not None and contact.operator_id == current_user.operator_id)
-        ),
+        may_close=contact.is_active and _may_close(contact),
+        close_form=close_form or CloseForm(formdata=None, next=back),
+        note_form=note_form or NoteForm(formdata=None, next=back),
+        notes=notes_of(db.session, contact.id),
+        # Closed as spam: offer to close the client's other open contacts from this source too.
+        spam_offer=service.same_source_open(db.session, contact, signed_in_user())
+        if contact.outcome == SPAM and not contact.is_active
+        else 0,
+        back=back,
         history=[present(event) for event in subject_history(db.session, "contact", contact.id)],
         utm=_utm_marks(contact.utm),
         page_link=web_link(contact.page_url),
-    )
+    ), status
+
+
+def _may_close(contact: Contact) -> bool:
+    own = contact.operator_id is not None and contact.operator_id == current_user.operator_id
+    return current_user.is_supervisor or own
+
+
+@bp.app_template_global()
+def outcome_label(code: str | None) -> str:
+    """An outcome as the page names it (templates/_macros.html, the audit trail's titles)."""
+    label = OUTCOME_LABELS.get(code) if code else None
+    return str(label) if label is not None else (code or "")
+
+
+bp.add_app_template_global(MAX_NOTE, "MAX_NOTE")  # the note fields' maxlength
+
+
+@bp.app_template_global()
+def outcome_choices() -> list[tuple[str, str]]:
+    """(code, name) of every outcome, in the domain's order: the close forms of the list rows."""
+    return [(code, str(OUTCOME_LABELS[code])) for code in OUTCOMES]
 
 
 def _utm_marks(utm: dict | None) -> list[tuple[str, str]]:
@@ -202,18 +273,66 @@ def web_link(url: str | None) -> str | None:
 @staff_required
 def close_contact(contact_id: int):
     form = CloseForm()
+    if not form.validate_on_submit():  # a NUL in the note (CSRF is refused before: 400)
+        return contact_page(contact_id, close_form=form)
+    back = safe_next(form.next.data)
+    note = form.note.data if form.note.data and form.note.data.strip() else None  # blank: no note
+    try:
+        closed = service.close_contact(db.session, contact_id, signed_in_user(), form.outcome.data, note)
+    except ValidationError as exc:
+        apply_errors(form, exc)
+        return contact_page(contact_id, close_form=form)
+    except Conflict as exc:
+        if exc.code == "already_closed":
+            flash(_("Contact #%(id)s was already closed.", id=contact_id), "warning")
+        else:
+            flash(_("Contact #%(id)s changed meanwhile; look and try again.", id=contact_id), "warning")
+    else:
+        outcome = OUTCOME_LABELS[closed.outcome]
+        flash(_("Contact #%(id)s closed: %(outcome)s.", id=contact_id, outcome=outcome), "success")
+        if closed.outcome == SPAM and service.same_source_open(db.session, closed, signed_in_user()):
+            # The offer to close the others is on the contact's page; from there back to `back`.
+            return redirect(url_for("web.contact", contact_id=contact_id, next=back), code=303)
+    return redirect(back or url_for("web.contact", contact_id=contact_id), code=303)
+
+
+class SameSourceForm(CrmForm):
+    next = HiddenField()
+
+
+@bp.post("/contacts/<int:contact_id>/close-same-source")
+@staff_required
+def close_same_source(contact_id: int):
+    """Close the other open contacts of a spam contact's client from the same source, as spam."""
+    form = submitted_or_400(SameSourceForm)
+    try:
+        closed = service.close_same_source_as_spam(db.session, contact_id, signed_in_user())
+    except Conflict:
+        flash(_("Contact #%(id)s was not closed as spam.", id=contact_id), "warning")
+    else:
+        flash(ngettext("%(num)d more contact closed as spam.", "%(num)d more contacts closed as spam.",
+                       len(closed)), "success")
+    return redirect(safe_next(form.next.data) or url_for("web.contact", contact_id=contact_id), code=303)
+
+
+@bp.post("/contacts/<int:contact_id>/notes")
+@staff_required
+def add_note(contact_id: int):
+    """Any staff member adds a note to any contact; a refused one comes back on the contact's page."""
+    form = NoteForm()
     if form.validate_on_submit():
         try:
-            service.close_contact(db.session, contact_id, signed_in_user())
-        except Conflict as exc:
-            if exc.code == "already_closed":
-                flash(_("Contact #%(id)s was already closed.", id=contact_id), "warning")
-            else:
-                flash(_("Contact #%(id)s changed meanwhile; look and try again.", id=contact_id), "warning")
+            add_note_service(db.session, contact_id, signed_in_user(), form.text.data)
+        except ValidationError as exc:
+            apply_errors(form, exc)
         else:
-            flash(_("Contact #%(id)s closed.", id=contact_id), "success")
-    back = safe_next(form.next.data) or url_for("web.contact", contact_id=contact_id)
-    return redirect(back, code=303)
+            flash(_("Note added to contact #%(id)s.", id=contact_id), "success")
+            back = safe_next(form.next.data)
+            return redirect(back or url_for("web.contact", contact_id=contact_id, _anchor="notes"), code=303)
+    return contact_page(contact_id, note_form=form)
+
+
+MY_NOTES = 3  # the latest notes shown with each of my contacts (all on the contact's page)
 
 
 @bp.get("/my")
@@ -226,7 +345,8 @@ def my_contacts():
     page = service.list_contacts(db.session, filters, page_arg(), PER_PAGE)
     returned = recently_returned(db.session, operator.id, utcnow() - timedelta(days=7))
     return render_template(
-        "contacts/my.html", operator=operator, page=page, form=AvailabilityForm(), returned=returned
+        "contacts/my.html", operator=operator, page=page, form=AvailabilityForm(), returned=returned,
+        notes=recent_notes(db.session, [c.id for c in page.items], MY_NOTES),
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from flask import abort
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField
 
@@ -14,6 +15,12 @@ from ..domain.errors import ServiceError, ValidationError
 from ..services.validation import MAX_ID
 from .i18n import translate
 from .validators import NotAnInteger, parse_bounded_int, refuse_nul
+
+# How a contact ended (domain/outcomes.py OUTCOMES, in its order), as the pages name it: close forms,
+# badges, filters, the audit trail.
+OUTCOME_LABELS = {
+    "done": _l("Done"), "no_answer": _l("No answer"), "spam": _l("Spam"), "duplicate": _l("Duplicate"),
+}
 
 
 class CrmForm(FlaskForm):

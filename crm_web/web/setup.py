@@ -14,8 +14,8 @@ from ..core.extensions import db
 from ..services.preferences import SUPPORTED_LOCALES
 from .access import configure_login
 from .i18n import LANGUAGE_NAMES, compile_catalogs, select_locale
-from .live import POLL_MS, page_live_state, ticket_for
-from .live import bp as live_bp
+from .live import PATH as LIVE_PATH
+from .live import POLL_MS, configure_live, page_live_state, ticket_for
 
 __all__ = ["SUPPORTED_LOCALES", "babel", "configure_web", "select_locale"]
 
@@ -31,7 +31,7 @@ def configure_web(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     configure_login(app)
     app.register_blueprint(bp)
-    app.register_blueprint(live_bp)
+    configure_live(app)
     app.jinja_env.filters.update(
         number=lambda value: format_decimal(value),
         date=lambda value: format_datetime(value, "medium") if value else "",
@@ -53,7 +53,7 @@ def configure_web(app: Flask) -> None:
                 state = page_live_state()
                 data["queue_size"] = state.waiting
                 data["live"] = {
-                    "url": url_for("live.live", t=ticket_for(current_user)),
+                    "url": f"{LIVE_PATH}?t={ticket_for(current_user)}",
                     "renew": url_for("web.live_ticket"),
                     "state": state.as_json(),
                     "interval": POLL_MS,

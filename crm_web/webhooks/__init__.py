@@ -15,7 +15,7 @@ from ..core.errors import error_response
 from ..core.extensions import db, limiter
 from ..core.request_context import set_request_actor
 from ..domain.errors import NotFound
-from ..services.deliveries import record_alone
+from ..services.deliveries import record_alone, recorded
 from ..services.intake import IdempotencyKeyReused, WebhookSource, WrongToken, register_contact
 from ..services.site_forms import site_form, site_form_of
 from .reading import FORM_TYPES, Incoming, Reader
@@ -73,6 +73,7 @@ def receive(source_key: str):
     if result is None:
         _record(reader, _status(reader.answer))
         return reader.answer
+    _recorded(reader)
     if reader.vk:
         return reader.answer  # "ok", stored or repeated
     # Built after the commit, not while SQLite's writer turn is held.
@@ -88,6 +89,16 @@ def _record(reader: Reader, status: int) -> None:
         record_alone(db.engine, reader.source_id, status, reader.delivery)
     except SQLAlchemyError:  # the request's answer does not depend on it
         current_app.logger.warning("webhook: could not record the delivery", exc_info=True)
+        return
+    _recorded(reader)
+
+
+def _recorded(reader: Reader) -> None:
+    """After the request's transaction: now and then, the source's older deliveries dropped."""
+    try:
+        recorded(db.engine, reader.source_id)
+    except SQLAlchemyError:  # the request's answer does not depend on it
+        current_app.logger.warning("webhook: could not drop older deliveries", exc_info=True)
 
 
 def _status(answer) -> int:

@@ -104,19 +104,172 @@
   else init();
 })();
 
-// Queue polling: skip a refresh while someone is choosing an operator, so
-// the list does not change under the open select or the chosen value.
+// A live region (the queue's rows, one's own contacts) is not refreshed while
+// someone is choosing an operator in it, so the list does not change under
+// the open select or the chosen value; it is refreshed as soon as they are done.
 (function () {
   "use strict";
+  function changed(field) {
+    if (field.tagName !== "SELECT") return field.value !== field.defaultValue;
+    var initial = 0;  // without a preselected option, the first one
+    for (var i = 0; i < field.options.length; i++) {
+      if (field.options[i].defaultSelected) { initial = i; break; }
+    }
+    return field.selectedIndex !== initial;
+  }
+  function busy(elt) {
+    var active = document.activeElement;
+    var typing = active && elt.contains(active) && /^(SELECT|TEXTAREA|INPUT)$/.test(active.tagName);
+    var fields = elt.querySelectorAll("select, textarea, input[type=text]");
+    return typing || Boolean(elt.querySelector("details[open]")) || Array.prototype.some.call(fields, changed);
+  }
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail && event.detail.elt;
     if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-poll")) return;
-    var active = document.activeElement;
-    var choosing = active && elt.contains(active) && active.tagName === "SELECT";
-    var chosen = Array.prototype.some.call(elt.querySelectorAll("select"), function (select) {
-      return select.value !== "";
+    if (busy(elt)) {
+      event.preventDefault();
+      elt.setAttribute("data-stale", "");
+    }
+  });
+  function retry(event) {
+    var region = event.target.closest && event.target.closest("[data-poll][data-stale]");
+    if (!region) return;
+    setTimeout(function () {
+      if (region.isConnected && !busy(region)) {
+        region.removeAttribute("data-stale");
+        window.htmx.trigger(region, "live-retry");
+      }
+    }, 0);
+  }
+  document.addEventListener("change", retry);
+  document.addEventListener("focusout", retry);
+  document.addEventListener("toggle", retry, true);  // a row's form closed (toggle does not bubble)
+})();
+
+// Live pages (docs/live.md): poll /live with the state the page shows; when
+// the queue or one's own contacts change, tell the live regions to refresh
+// (htmx events "live-queue", "live-mine" on <body>), and keep the waiting
+// count in the title and the navigation. Optionally a sound and a desktop
+// notification for an operator user, switched on by a click, per user.
+(function () {
+  "use strict";
+  var body = document.body;
+  var url = body && body.getAttribute("data-live");
+  if (!url || !window.fetch) return;
+  var interval = Number(body.getAttribute("data-live-interval")) || 1500;
+  var state = JSON.parse(body.getAttribute("data-live-state") || "{}");
+  var operator = body.getAttribute("data-live-operator") === "1";
+  var prefsKey = "crm-live-" + body.getAttribute("data-live-user");
+  var baseTitle = document.title.replace(/^\(\d+\)\s*/, "");
+  var audio = null;
+
+  function prefs() {
+    try { return JSON.parse(window.localStorage.getItem(prefsKey) || "{}"); } catch (e) { return {}; }
+  }
+  function savePrefs(value) {
+    try { window.localStorage.setItem(prefsKey, JSON.stringify(value)); } catch (e) { /* private mode */ }
+  }
+  function showCount(waiting) {
+    document.title = (waiting ? "(" + waiting + ") " : "") + baseTitle;
+    document.querySelectorAll("#queue-badge, [data-live-waiting]").forEach(function (badge) {
+      badge.textContent = String(waiting);
+      badge.classList.toggle("badge-alert", waiting > 0);
     });
-    if (choosing || chosen) event.preventDefault();
+  }
+  function beep() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return;
+    audio = audio || new Context();
+    if (audio.state === "suspended") audio.resume();
+    var tone = audio.createOscillator();
+    var gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.setValueAtTime(0.2, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.3);
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.3);
+  }
+  function notify(kind, version) {
+    var chosen = prefs();
+    if (!chosen.sound && !chosen.desktop) return;
+    // One notice per change, however many tabs are open.
+    var seenKey = prefsKey + "-seen";
+    try {
+      if (window.localStorage.getItem(seenKey) === version) return;
+      window.localStorage.setItem(seenKey, version);
+    } catch (e) { /* private mode: every tab speaks */ }
+    if (chosen.sound) beep();
+    if (chosen.desktop && window.Notification && Notification.permission === "granted" && document.hidden) {
+      var note = new Notification(body.getAttribute("data-live-text-" + kind) || "Mini CRM", {tag: "crm-" + kind});
+      note.onclick = function () { window.focus(); note.close(); };
+    }
+  }
+  function apply(next) {
+    var previous = state;
+    state = next;
+    showCount(next.waiting);
+    var parts = String(next.v).split("~"), before = String(previous.v || "").split("~");
+    if (parts[0] !== before[0]) window.htmx && window.htmx.trigger(body, "live-queue");
+    if (parts[1] !== before[1]) window.htmx && window.htmx.trigger(body, "live-mine");
+    if (!operator) return;
+    if (next.mine_count > (previous.mine_count || 0)) notify("assigned", next.v);
+    else if (next.waiting > (previous.waiting || 0)) notify("waiting", next.v);
+  }
+  function renew() {
+    return fetch(body.getAttribute("data-live-renew"), {credentials: "same-origin", headers: {Accept: "application/json"}})
+      .then(function (response) {
+        if (!response.ok || response.redirected) return false;  // signed out: the page stops polling
+        return response.json().then(function (answer) {
+          var next = new URL(url, window.location.href);
+          next.searchParams.set("t", answer.ticket);
+          url = next.pathname + next.search;
+          return true;
+        });
+      });
+  }
+  function poll() {
+    var target = new URL(url, window.location.href);
+    target.searchParams.set("v", state.v || "");
+    fetch(target.pathname + target.search, {credentials: "omit", cache: "no-store"})
+      .then(function (response) {
+        if (response.status === 204) return true;
+        if (response.status === 401) return renew();
+        if (!response.ok) return true;
+        return response.json().then(function (next) { apply(next); return true; });
+      })
+      .catch(function () { return true; })  // offline or restarting: try again
+      .then(function (goOn) { if (goOn) setTimeout(poll, interval); });
+  }
+  showCount(state.waiting || 0);
+  setTimeout(poll, interval);
+
+  // The notification switches (user menu): shown only with this script.
+  document.querySelectorAll("[data-live-switch]").forEach(function (button) {
+    var kind = button.getAttribute("data-live-switch");
+    function show() {
+      var on = Boolean(prefs()[kind]);
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      button.textContent = button.getAttribute(on ? "data-on" : "data-off");
+    }
+    if (kind === "desktop" && !window.Notification) return;
+    button.hidden = false;
+    show();
+    button.addEventListener("click", function () {
+      var chosen = prefs();
+      chosen[kind] = !chosen[kind];
+      if (kind === "sound" && chosen.sound) beep();  // the click lets the page play sound
+      if (kind === "desktop" && chosen.desktop && Notification.permission !== "granted") {
+        Notification.requestPermission().then(function (answer) {
+          chosen.desktop = answer === "granted";
+          savePrefs(chosen);
+          show();
+        });
+        return;
+      }
+      savePrefs(chosen);
+      show();
+    });
   });
 })();
 

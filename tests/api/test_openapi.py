@@ -225,9 +225,18 @@ def test_typical_answers_validate_against_the_document(client, factory):
     s.call("POST", f"{API}/contacts/{waiting_id}/assign", 200, headers=h, json={"operator_id": anna.id})
     s.call("POST", f"{API}/contacts/{waiting_id}/assign", 409, headers=h, json={"operator_id": anna.id})
     s.call("POST", f"{API}/contacts/999999/assign", 404, headers=h, json={"operator_id": anna.id})
-    s.call("POST", f"{API}/contacts/{waiting_id}/close", 200, headers=h)
+    s.call("POST", f"{API}/contacts/{waiting_id}/close", 422, headers=h, json={"outcome": "won"})
+    s.call("POST", f"{API}/contacts/{waiting_id}/close", 200, headers=h,
+           json={"outcome": "spam", "note": "A bot.", "also_close_same_source": True})
     s.call("POST", f"{API}/contacts/{waiting_id}/close", 409, headers=h)
     s.call("POST", f"{API}/contacts/999999/close", 404, headers=h)
+    s.call("GET", f"{API}/contacts?outcome=spam", 200, headers=h)
+    s.call("POST", f"{API}/contacts/{waiting_id}/notes", 201, headers=h, json={"text": "Blocked the number."})
+    s.call("POST", f"{API}/contacts/{waiting_id}/notes", 422, headers=h, json={"text": "  "})
+    s.call("POST", f"{API}/contacts/999999/notes", 404, headers=h, json={"text": "Nobody."})
+    s.call("GET", f"{API}/contacts/{waiting_id}/notes", 200, headers=h)
+    s.call("GET", f"{API}/contacts/{waiting_id}/notes?per_page=101", 422, headers=h)
+    s.call("GET", f"{API}/contacts/999999/notes", 404, headers=h)
 
     # leads
     s.call("GET", f"{API}/leads?phone=%2B7%20999%201234567", 200, headers=h)

@@ -168,7 +168,7 @@ def test_manual_assignment_and_close(app, factory, make_contact, events):
     call(app, contact_service.close_contact, contact.id, user(app, boss.user_id))
     (closed,) = events("contact.closed")
     assert (closed.subject_id, closed.actor_label) == (contact.id, "alice@example.com")
-    assert closed.parsed == {"operator_id": anna.id, "operator_name": "Anna"}
+    assert closed.parsed == {"operator_id": anna.id, "operator_name": "Anna", "outcome": "done"}
 
 
 def test_failed_contact_changes_leave_no_row(app, factory, make_contact, events):

@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
 ]
 # Generous for a loaded CI machine; expect() returns as soon as the page is right.
 TIMEOUT_MS = 10_000
-# The queue polls every 5 s: a contact may need up to one full period to show.
+# Live pages show a change within 2 s (docs/live.md); generous for a loaded CI machine.
 POLL_TIMEOUT_MS = 15_000
 
 _SERVERS = pytest.StashKey[list]()

@@ -14,6 +14,7 @@ SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
 PAYLOADS = (SCRIPT, IMG)
 RAW_MARKERS = ("<script>alert", "<img src=x", "onerror=alert(1)>")
+NOTE = f"Note {SCRIPT} {IMG}"
 
 
 def assert_escaped(page: str, where: str, expect: tuple[str, ...] = ()) -> None:
@@ -48,6 +49,8 @@ def hostile_world(app, client, factory, sup, log_in):
         email="second@example.com",
     )
     queued = intake(api, empty.id, name=f"Queued {SCRIPT}", message=f"Queued {IMG}", phone="+79991230002")
+    note = api.post(f"/contacts/{first['contact']['id']}/notes", {"text": NOTE})
+    assert note.status_code == 201, note.get_data(as_text=True)
     # A failed sign-in with a payload as email (the audit trail shows it).
     anonymous = app.test_client()
     log_in(anonymous, f"{IMG}@example.com", "whatever-123")
@@ -108,6 +111,7 @@ def test_payloads_are_escaped_on_every_page(app, client, factory, sup, sign_in, 
             f"ext {SCRIPT}",
             f"Op {SCRIPT}",
             f"Src {SCRIPT}",
+            NOTE,
         ),
         f"/leads/{w['lead_id']}": (f"Lead {IMG}", f"ext {IMG}", f"Msg {SCRIPT}"),
         "/leads?q=Lead": (f"Lead {SCRIPT}", f"Lead {IMG}"),
@@ -137,7 +141,7 @@ def test_payloads_are_escaped_for_an_operator_user_too(app, client, factory, sup
         response = client.get(path)
         assert response.status_code == 200, path
         assert_escaped(response.get_data(as_text=True), path)
-    assert_escaped(client.get("/my").get_data(as_text=True), "/my", (f"Lead {SCRIPT}", f"Msg {IMG}"))
+    assert_escaped(client.get("/my").get_data(as_text=True), "/my", (f"Lead {SCRIPT}", f"Msg {IMG}", NOTE))
 
 
 def test_payloads_sent_back_in_refused_forms_are_escaped(client, factory, sign_in):

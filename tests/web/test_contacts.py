@@ -188,7 +188,7 @@ def test_supervisor_closes_a_contact(client, sign_in, make_contact, web, anna, f
     assert fetch(Contact, contact.id).is_active is False
     assert fetch(Operator, anna.id).active_load == 0
     html = page(client.get(response.headers["Location"]))
-    assert f"Contact #{contact.id} closed." in html and "closed" in html
+    assert f"Contact #{contact.id} closed: Done." in html and "closed" in html
 
 
 def test_closing_twice_says_it_was_already_closed(client, sign_in, make_contact, web):
@@ -241,8 +241,11 @@ def test_my_contacts_lists_only_my_active_ones_with_close(client, sign_in, make_
     sign_in("operator", operator_id=anna.id)
     html = page(client.get("/my"))
     assert sorted(contact_ids(html)) == sorted([mixed["a1"].id, mixed["a2"].id])
-    assert html.count('action="/contacts/') == 2
-    assert 'name="next" value="/my"' in html
+    for mine in (mixed["a1"], mixed["a2"]):  # each row: close it (with an outcome) or add a note
+        assert html.count(f'action="/contacts/{mine.id}/close"') == 1
+        assert html.count(f'action="/contacts/{mine.id}/notes"') == 1
+    assert html.count('action="/contacts/') == 4
+    assert html.count('<input type="hidden" name="next" value="/my">') >= 4  # each returns to /my
     assert "You are taking new contacts." in html and "2 / 10" in html
 
 

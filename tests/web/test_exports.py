@@ -356,3 +356,50 @@ def test_form_data_costs_no_extra_statement_per_row(client, sign_in, sources, ma
     assert len(rows) == 5 and all(r["utm_source"] for r in rows)
     assert reads(log, "leads") == 2  # 3, 2 leads a batch
     assert reads(log, "contacts") == 2 + 2  # a batch: the leads (their marks a subquery), their counts
+
+
+# --- outcomes and notes (contract §3) --------------------------------------------------------------
+
+
+def test_contacts_export_has_the_outcome_the_number_of_notes_and_the_last_note(
+    client, sign_in, contacts, app, factory
+):
+    from crm_web.services.notes import add_note
+
+    assert CONTACT_COLUMNS[CONTACT_COLUMNS.index("closed_at") + 1:][:3] == ("outcome", "notes", "last_note")
+    writer = factory.staff("operator", operator_id=factory.operator("Vera").id)
+    with app.app_context():
+        author = db.session.get(User, writer.user_id)
+        for text in ("first call", "second call\nwith a line break"):
+            add_note(db.session, contacts[1].id, author, text)
+        add_note(db.session, contacts[2].id, author, "=HYPERLINK(\"http://evil\")")  # a formula, neutralised
+        add_note(db.session, contacts[3].id, author, "+7 999 — a number, as text")
+        db.session.remove()
+    app.config["CRM_EXPORT_BATCH_SIZE"] = 2  # notes read per batch: the same at every batch edge
+    sign_in()
+    rows = {int(r["id"]): r for r in rows_of(client.get("/contacts/export.csv"))}
+    closed = rows[contacts[0].id]
+    assert [closed[c] for c in ("status", "outcome", "notes", "last_note")] == ["closed", "done", "0", ""]
+    olga = rows[contacts[1].id]
+    assert (olga["outcome"], olga["notes"], olga["last_note"]) == ("", "2", "second call\nwith a line break")
+    assert rows[contacts[2].id]["last_note"] == "'=HYPERLINK(\"http://evil\")"
+    assert rows[contacts[3].id]["last_note"] == "'+7 999 — a number, as text"
+    assert rows[contacts[4].id]["notes"] == "0"
+
+
+def test_the_notes_cost_one_statement_per_batch(client, sign_in, sources, make_contact, app, factory):
+    from crm_web.services.notes import add_note
+
+    made = [make_contact(sources["site"], phone=f"+7999333000{i}") for i in range(7)]
+    writer = factory.staff()
+    with app.app_context():
+        author = db.session.get(User, writer.user_id)
+        for contact in made:
+            add_note(db.session, contact.id, author, f"note of {contact.id}")
+        db.session.remove()
+    app.config["CRM_EXPORT_BATCH_SIZE"] = 3
+    sign_in()
+    with recorded_statements(app) as log:
+        rows = rows_of(client.get("/contacts/export.csv"))
+    assert [r["last_note"] for r in rows] == [f"note of {c.id}" for c in reversed(made)]
+    assert sum(1 for s in log.statements if "FROM contact_notes" in s) == 3  # 3, 3, 1 rows a batch

@@ -105,10 +105,10 @@ def test_empty_queue_says_so(client, sign_in):
     assert "The queue is empty" in page(client.get("/queue"))
 
 
-def test_htmx_polling_gets_only_the_fragment_with_the_badge(client, sign_in, queued):
+def test_a_live_refresh_gets_only_the_fragment_with_the_badge(client, sign_in, queued):
     sign_in()
     full = client.get("/queue")
-    assert "<html" in page(full) and 'hx-trigger="every 5s"' in page(full)
+    assert "<html" in page(full) and 'hx-trigger="live-queue from:body, live-retry"' in page(full)
     assert "HX-Request" in full.headers.get("Vary", "")
     fragment = client.get("/queue", headers=HX)
     html = page(fragment)

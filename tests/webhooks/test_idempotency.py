@@ -247,7 +247,7 @@ def test_a_request_arriving_while_the_first_is_open_waits_for_its_answer(app, fa
         if key_inserted.is_set() and not reserved.is_set():
             reserved.set()
             threading.Event().wait(0.5)  # the second request starts meanwhile
-        elif "INSERT INTO WEBHOOK_IDEMPOTENCY_KEYS" in statement.upper():  # alone, or in the at-once statement
+        elif "INSERT INTO WEBHOOK_IDEMPOTENCY_KEYS" in statement.upper():  # alone, or in the one statement
             key_inserted.set()
 
     answers: dict[str, tuple] = {}

@@ -204,14 +204,26 @@ def test_a_wrong_token_leaves_no_delivery(app, client, factory):
 
 
 def test_each_source_keeps_its_last_50_deliveries(app, client, factory):
+    from crm_web.services.deliveries import PRUNE_EVERY, RECENT, forget_counts, recent_deliveries
+
+    forget_counts()  # what earlier tests' deliveries left in this process's counts
     source = site_form(app, factory)
     other = factory.source("Other", key="other")
     configure(app, other, form_format="site_form")
     post_form(client, other, {"test": "test"})
-    for _ in range(55):
+    kept = []
+    for _ in range(3 * PRUNE_EVERY):
         post_form(client, source, {"test": "test"})
-    assert len(deliveries(app, source)) == 50
+        kept.append(len(deliveries(app, source)))
+    # This process drops the older ones every PRUNE_EVERY deliveries of the source: never more than that
+    # above RECENT, and exactly RECENT right after it did.
+    assert max(kept) <= RECENT + PRUNE_EVERY
+    assert kept[3 * PRUNE_EVERY - 1] == RECENT
     assert len(deliveries(app, other)) == 1
+    with app.app_context():
+        listed = recent_deliveries(db.session, source.id)
+        assert len(listed) == RECENT and listed[0].id == max(d.id for d in deliveries(app, source))
+        db.session.remove()
 
 
 def vk(app, factory, confirmation="a1b2c3"):
