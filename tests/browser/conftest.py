@@ -43,6 +43,15 @@ POLL_TIMEOUT_MS = 15_000
 _SERVERS = pytest.StashKey[list]()
 
 
+def mark_page(page) -> None:
+    """Put a marker on the loaded document: a full page load would remove it."""
+    page.evaluate("window.__sameDocument = true")
+
+
+def assert_same_document(page) -> None:
+    assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+
+
 @pytest.fixture(scope="session")
 def playwright_session():
     if not CHROMIUM.exists():

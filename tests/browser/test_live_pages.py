@@ -7,19 +7,13 @@ import time
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
+
+from .conftest import assert_same_document, mark_page
 
 pytestmark = pytest.mark.slow
 
 LIVE_MS = 2_000  # the contract's bound, from the webhook's answer to the page showing it
-
-
-def mark_page(page: Page) -> None:
-    page.evaluate("window.__sameDocument = true")
-
-
-def assert_same_document(page: Page) -> None:
-    assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
 
 
 def post_contact(live_server, source, **fields) -> tuple[int, float]:

@@ -20,7 +20,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from .conftest import POLL_TIMEOUT_MS
+from .conftest import POLL_TIMEOUT_MS, assert_same_document, mark_page
 
 pytestmark = pytest.mark.slow
 
@@ -41,15 +41,6 @@ def nav(page: Page):
 
 def flash(page: Page):
     return page.locator("#flashes .flash")
-
-
-def mark_page(page: Page) -> None:
-    """Put a marker on the loaded document: a full page load would remove it."""
-    page.evaluate("window.__sameDocument = true")
-
-
-def assert_same_document(page: Page) -> None:
-    assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
 
 
 def intake(app, source, **fields):
