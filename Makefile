@@ -24,7 +24,7 @@ install-dev: $(VENV)/.dev
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) crm demo --if-empty
-	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	scripts/serve
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -221,12 +221,14 @@ class Server:
         return [line for line in text.splitlines() if any(p in line for p in patterns)]
 
 
-def start_server(app: str, env: dict[str, str], port: int, workers: int, log_path: Path,
-                 pythonpath: str | None = None) -> Server:
-    args = [str(VENV_BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")]
+def start_server(app: str | None, env: dict[str, str], port: int, workers: int, log_path: Path,
+                 pythonpath: str | None = None, config: str = "gunicorn.conf.py") -> Server:
+    """`app` None: the one `config` names (stream.conf.py: the live stream)."""
+    args = [str(VENV_BIN / "gunicorn"), "-c", str(ROOT / config)]
     if pythonpath:
         args += ["--pythonpath", pythonpath]
-    args.append(app)
+    if app:
+        args.append(app)
     out = open(log_path, "w")  # noqa: SIM115 - owned by the server's lifetime
     process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(process, port, log_path, workers)

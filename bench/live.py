@@ -5,14 +5,17 @@ options. For each database it serves the app with gunicorn (as bench/intake
 does: 20 operators, 5 sources through the API), signs in 10 staff users
 (6 operator users and 4 supervisors) through the login form, and opens
 --pages simulated queue pages spread over them. Each follows the page's own
-protocol (static/js/app.js): it polls `/live` with the version it shows,
-every `data-live-interval` ms after the last answer; when the queue's part
-of the version changes it fetches the queue's rows as htmx does (with its
-user's session cookie). Then:
+protocol (static/js/app.js). With `--mode stream` (the default, as `make run`
+serves) the live stream (stream.conf.py) runs beside the app and each page
+holds one open event stream with its ticket and version; with `--mode poll`
+there is no stream and each page polls `/live` with the version it shows,
+every `data-live-interval` ms after the last answer. Either way, when the
+queue's part of the version changes the page fetches the queue's rows as
+htmx does (with its user's session cookie). Then:
 
-1. idle: nothing changes for --idle-seconds; the server's CPU (workers and
-   master, and PostgreSQL's backends) as a share of one core, and the polls
-   answered;
+1. idle: nothing changes for --idle-seconds; the servers' CPU (the app's
+   workers and master, the stream's, and PostgreSQL's backends) as a share
+   of one core, and the polls answered or events sent;
 2. latency: --events contacts arrive through the webhook into a source whose
    contacts wait in the queue, one every 1.5 s; for each, on every page, the
    time from the webhook's answer to the page's rows fetched with it
@@ -71,6 +74,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--intake-seconds", type=float, default=10, help="each intake run (10)")
     p.add_argument("--workers", type=int, help="gunicorn workers (gunicorn.conf.py: 2 per core)")
     p.add_argument("--databases", default="sqlite,postgresql", help="comma-separated (both)")
+    p.add_argument("--mode", choices=("stream", "poll"), default="stream",
+                   help="pages on the live stream (default) or polling /live")
     args = p.parse_args()
     args.workers = args.workers or default_workers()
     return args
@@ -121,11 +126,13 @@ async def get(port: int, path: str, cookie: str = "", htmx: bool = False) -> tup
 
 @dataclass
 class Pages:
-    """The simulated pages: polling, and fetching the queue's rows when the queue changed."""
+    """The simulated pages: polling or on the stream, and fetching the queue's rows when the
+    queue changed."""
 
     port: int
     users: list[User]
     count: int
+    stream_port: int = 0  # 0: polling
     polls: int = 0
     fetches: int = 0
     errors: int = 0
@@ -160,9 +167,45 @@ class Pages:
                 self.errors += 1
             await asyncio.sleep(user.interval)
 
+    async def on_stream(self, user: User) -> None:
+        """As the page's EventSource: one connection, its events as they come."""
+        await asyncio.sleep(random.random())
+        version = user.state["v"]
+        ticket = urllib.parse.parse_qs(urllib.parse.urlsplit(user.live_url).query)["t"][0]
+        path = f"/live/stream?t={ticket}&v={urllib.parse.quote(version)}"
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.stream_port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b" 200 " not in head.split(b"\r\n", 1)[0]:
+            self.errors += 1
+            writer.close()
+            return
+        text = ""
+        while not self.stop:
+            try:  # chunked: a size line, the chunk, CRLF
+                size = int((await asyncio.wait_for(reader.readline(), 0.5)).strip() or b"0", 16)
+            except TimeoutError:
+                continue
+            text += (await reader.readexactly(size + 2))[:-2].decode()
+            while "\n\n" in text:
+                event, text = text.split("\n\n", 1)
+                if not event.startswith("data: "):
+                    continue  # the retry hint, heartbeats
+                self.polls += 1
+                answer = json.loads(event[6:])
+                if answer["v"].split("~")[0] != version.split("~")[0]:
+                    await get(self.port, "/queue", user.cookie, htmx=True)  # hx-get of the rows
+                    self.fetches += 1
+                    posted = self.posted.get(answer["v"].split("~")[0])
+                    if posted is not None:
+                        self.latencies.append(time.monotonic() - posted)
+                version = answer["v"]
+        writer.close()
+
     async def run(self, seconds: float) -> None:
         users = self.users
-        tasks = [asyncio.create_task(self.page(users[i % len(users)])) for i in range(self.count)]
+        follow = self.on_stream if self.stream_port else self.page
+        tasks = [asyncio.create_task(follow(users[i % len(users)])) for i in range(self.count)]
         await asyncio.sleep(seconds)
         self.stop = True
         await asyncio.gather(*tasks)
@@ -194,12 +237,23 @@ def queue_version(base: str, user: User) -> str:
 
 def measure(kind: str, args, work: Path) -> dict:
     db = Database.create(kind, "live")
-    server = None
+    server = stream = None
     try:
         token = prepare_database(db)
         port = free_port()
         env = app_env(db, port, args.workers)
+        stream_port = 0
+        if args.mode == "stream":
+            stream_port = free_port()
+            stream_env = {**env, "CRM_LIVE_BIND": f"127.0.0.1:{stream_port}"}
+            stream = start_server(None, stream_env, stream_port, 1, work / f"{kind}-stream.log",
+                                  config="stream.conf.py")
+            env["CRM_LIVE_STREAM_URL"] = f"http://127.0.0.1:{stream_port}/live/stream"
         server = start_server("wsgi:app", env, port, args.workers, work / f"{kind}.log")
+
+        def cpu() -> float:
+            return server.cpu_seconds() + (stream.cpu_seconds() if stream else 0.0)
+
         api = Api(server.base, token)
         sources = create_workload(api)
         operators = {o["name"]: o["id"] for o in api.call("GET", "/operators?per_page=100")["items"]}
@@ -216,24 +270,26 @@ def measure(kind: str, args, work: Path) -> dict:
             emails.append(email)
         users = [sign_in(server.base, email) for email in emails]
         night = next(s for s in sources if s.key == "night")  # paused operators only: contacts wait
-        log(f"[{kind}] {args.pages} pages of {len(users)} users, polling every {users[0].interval:g} s")
+        how = "on the live stream" if stream else f"polling every {users[0].interval:g} s"
+        log(f"[{kind}] {args.pages} pages of {len(users)} users, {how}")
 
         # 1. idle
-        pages = Pages(port, users, args.pages)
+        pages = Pages(port, users, args.pages, stream_port)
         thread = in_background(pages, args.idle_seconds + 2)
         time.sleep(2)  # every page started
-        cpu, pg_cpu, polls = server.cpu_seconds(), db.backend_cpu_seconds(), pages.polls
+        cpu_before, pg_cpu, polls = cpu(), db.backend_cpu_seconds(), pages.polls
         time.sleep(args.idle_seconds)
-        idle_core = (server.cpu_seconds() - cpu) / args.idle_seconds
+        idle_core = (cpu() - cpu_before) / args.idle_seconds
         idle_pg = (db.backend_cpu_seconds() - pg_cpu) / args.idle_seconds
         idle_polls = (pages.polls - polls) / args.idle_seconds
         thread.join()
-        log(f"  idle: {idle_polls:.0f} polls/s cost {idle_core:.1%} of one core in the app"
+        unit = "events" if stream else "polls"
+        log(f"  idle: {idle_polls:.0f} {unit}/s cost {idle_core:.1%} of one core in the app"
             + (f" + {idle_pg:.1%} in PostgreSQL" if db.pg_name else "")
             + f" (target < {TARGET_IDLE_CORE:.0%}); errors {pages.errors}")
 
         # 2. latency
-        pages = Pages(port, users, args.pages)
+        pages = Pages(port, users, args.pages, stream_port)
         thread = in_background(pages, args.events * 1.5 + 4)
         time.sleep(2)
         for n in range(args.events):
@@ -257,7 +313,7 @@ def measure(kind: str, args, work: Path) -> dict:
             mode = "without" if r % 2 == 0 else "with"
             thread = None
             if mode == "with":
-                pages = Pages(port, users, args.pages)
+                pages = Pages(port, users, args.pages, stream_port)
                 thread = in_background(pages, args.intake_seconds + 3)
                 time.sleep(2)
             result = run_wrk(f"intake {mode}", server.base, mix, sources, 16, args.intake_seconds,
@@ -265,7 +321,7 @@ def measure(kind: str, args, work: Path) -> dict:
             rates[mode].append(result.rps)
             if thread is not None:
                 thread.join()
-                log(f"  with the pages: {pages.polls} polls, {pages.fetches} fetches of the rows, "
+                log(f"  with the pages: {pages.polls} {unit}, {pages.fetches} fetches of the rows, "
                     f"{pages.errors} errors")
         ratio = statistics.median(rates["with"]) / statistics.median(rates["without"])
         runs = " / ".join(", ".join(f"{x:.0f}" for x in rates[mode]) for mode in ("without", "with"))
@@ -276,8 +332,9 @@ def measure(kind: str, args, work: Path) -> dict:
                 "idle_polls_per_s": idle_polls, "latency_p50_s": p50, "latency_p95_s": p95,
                 "intake_ratio": ratio}
     finally:
-        if server is not None:
-            server.stop()
+        for started in (server, stream):
+            if started is not None:
+                started.stop()
         db.drop()
 
 

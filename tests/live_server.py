@@ -33,6 +33,8 @@ TAIL_LINES = 80
 CLEARED_ENV = ("RATELIMIT_STORAGE_URI", "GUNICORN_THREADS", "GUNICORN_ACCESS_LOG", "CRM_PUBLIC_URL")
 # "<worker pid> <method> <path> <status>" on each access-log line (gunicorn writes "<pid>").
 PID_ACCESS_LOG = "%(p)s %(m)s %(U)s %(s)s"
+COMMAND_APP = [str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"]
+COMMAND_STREAM = [str(GUNICORN), "-c", "stream.conf.py"]  # the live stream (crm_web/live_stream.py)
 PID_ACCESS_LINE = re.compile(r"^<(\d+)> (\S+) (\S+) (\d{3})$")
 
 
@@ -142,11 +144,13 @@ def start_server(
     secret_key: str = "live-server-test-secret",
     env: dict[str, str] | None = None,
     access_log_format: str | None = None,
+    stream: bool = False,
 ) -> LiveServer:
     """Start gunicorn over `database_url` (already migrated) and wait until it answers.
 
     `env` is added to the server's environment last; `access_log_format` replaces
-    gunicorn's (see `PID_ACCESS_LOG`).
+    gunicorn's (see `PID_ACCESS_LOG`). `stream`: the live stream (stream.conf.py), one
+    worker, instead of the app.
     """
     # No control socket: gunicorn 27 puts it at one fixed path per user (shared
     # with any other gunicorn running), and stopping it costs up to 2 s.
@@ -157,7 +161,7 @@ def start_server(
     full_env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV}
     full_env.update(
         {
-            "CRM_BIND": f"127.0.0.1:{port}",
+            "CRM_LIVE_BIND" if stream else "CRM_BIND": f"127.0.0.1:{port}",
             "WEB_CONCURRENCY": str(workers),
             "DATABASE_URL": database_url,
             "SECRET_KEY": secret_key,
@@ -174,14 +178,15 @@ def start_server(
     stdout_path = log_dir / f"gunicorn-{stamp}.stdout.log"
     with open(stderr_path, "wb") as err, open(stdout_path, "wb") as out:
         process = subprocess.Popen(
-            [str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"],
+            COMMAND_STREAM if stream else COMMAND_APP,
             cwd=ROOT,
             env=full_env,
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
         )
-    server = LiveServer(process, f"http://127.0.0.1:{port}", stderr_path, stdout_path, workers)
+    url = f"http://127.0.0.1:{port}"
+    server = LiveServer(process, url, stderr_path, stdout_path, 1 if stream else workers)
     deadline = time.monotonic() + START_TIMEOUT
     last_error = "no answer yet"
     while time.monotonic() < deadline:
@@ -192,7 +197,7 @@ def start_server(
             )
         try:
             with urllib.request.urlopen(server.url("/healthz"), timeout=2) as answer:
-                if answer.status == 200 and len(server.booted_workers()) >= workers:
+                if answer.status == 200 and len(server.booted_workers()) >= server.workers:
                     return server
                 last_error = f"/healthz answered {answer.status}"
         except (urllib.error.URLError, OSError) as exc:

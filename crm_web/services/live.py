@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import BigInteger, Integer, bindparam, cast, func, select
 from sqlalchemy.engine import Engine
 
@@ -32,6 +33,28 @@ from .driver_sql import DriverStatement
 from .tx import autocommit
 
 SHARED_FOR = 0.25  # seconds a process reuses what it read (well under a page's poll interval)
+TICKET_SECONDS = 15 * 60  # a page's ticket for /live and the stream; the page then asks for another
+
+
+def _signer(secret_key) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="crm-live")
+
+
+def make_ticket(secret_key, user_id: int, operator_id: int | None) -> str:
+    """What a page shows /live or the stream to say whose state it follows (signed, dated)."""
+    return _signer(secret_key).dumps([user_id, operator_id or 0])
+
+
+def read_ticket(secret_key, text: str, max_age: float) -> tuple[int | None, float] | None:
+    """(operator id or None, when the ticket was signed as a Unix time); None if it is missing,
+    forged or older than `max_age` seconds."""
+    try:
+        (_user_id, operator_id), signed_at = _signer(secret_key).loads(
+            text, max_age=max_age, return_timestamp=True
+        )
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return (operator_id or None), signed_at.timestamp()
 
 
 @dataclass(frozen=True)
@@ -46,8 +69,17 @@ class LiveState:
         # The number waiting last: a page refreshes its lists on the first two parts only.
         return f"{self.queue}~{self.mine}~{self.waiting}"
 
+    @property
+    def lists(self) -> str:
+        """What the lists show (the queue, one's own contacts): the version without the count."""
+        return lists_of(self.version)
+
     def as_json(self) -> dict:
         return {"v": self.version, "waiting": self.waiting, "mine_count": self.mine_count}
+
+
+def lists_of(version: str) -> str:
+    return version.rpartition("~")[0]
 
 
 def _state(first_page: int):
@@ -113,6 +145,42 @@ def live_state(engine: Engine, operator_id: int | None, first_page: int, fresh: 
     if operator_id is None:
         return LiveState(waiting, queue, "")
     return LiveState(waiting, queue, f"{mine_count}.{mine_highest}.{mine_total}", mine_count)
+
+
+def _mine_by_operator(operator_ids: list[int]):
+    active = Contact.is_active.is_(True)
+    return (
+        select(Contact.operator_id, func.count(Contact.id), func.max(Contact.id), func.sum(Contact.id))
+        .where(active, Contact.operator_id.in_(operator_ids))  # ix_contacts_operator_active, per operator
+        .group_by(Contact.operator_id)
+    )
+
+
+def live_states(
+    engine: Engine, operator_ids: set[int | None], first_page: int
+) -> dict[int | None, LiveState]:
+    """The live state of every operator in `operator_ids` (None: everyone else) read at once:
+    one statement for the queue, one for all their own contacts, however many they are."""
+    statement = _statements.get(first_page)
+    if statement is None:
+        statement = _statements[first_page] = DriverStatement(_state(first_page))
+    operators = sorted(i for i in operator_ids if i is not None)
+    with engine.connect() as conn:
+        row = statement.one(conn, {"operator_id": None})
+        waiting, page_sum, page_scrambled, page_highest, *_ = map(int, row)
+        mine = {}
+        if operators:
+            mine = {r[0]: tuple(map(int, r[1:])) for r in conn.execute(_mine_by_operator(operators))}
+        conn.rollback()
+    queue = f"{int(waiting > first_page)}.{page_sum}.{page_scrambled}.{page_highest}"
+    states: dict[int | None, LiveState] = {}
+    for operator_id in operator_ids:
+        if operator_id is None:
+            states[None] = LiveState(waiting, queue, "")
+        else:
+            count, highest, total = mine.get(operator_id, (0, 0, 0))
+            states[operator_id] = LiveState(waiting, queue, f"{count}.{highest}.{total}", count)
+    return states
 
 
 def forget() -> None:

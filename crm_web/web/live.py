@@ -18,28 +18,21 @@ from urllib.parse import parse_qs
 
 from flask import Flask, current_app, g, jsonify, request
 from flask_login import current_user
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..core.extensions import db
-from ..services.live import live_state
+from ..services.live import TICKET_SECONDS, live_state, make_ticket, read_ticket
 from . import bp as web_bp
 from .access import staff_required
 from .pages import PER_PAGE
 
 PATH = "/live"
-TICKET_SECONDS = 15 * 60
 POLL_MS = 1500  # the pages' poll interval: a change shows within it plus one fragment's fetch
-_SALT = "crm-live"
 _JSON = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
 
 
-def _signer(secret_key) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_key, salt=_SALT)
-
-
 def ticket_for(user) -> str:
-    return _signer(current_app.secret_key).dumps([user.id, user.operator_id or 0])
+    return make_ticket(current_app.secret_key, user.id, user.operator_id)
 
 
 def configure_live(app: Flask) -> None:
@@ -60,14 +53,11 @@ class LivePoll:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             return self.wsgi_app(environ, start_response)
         query = parse_qs(environ.get("QUERY_STRING", ""))
-        try:
-            _user_id, operator_id = _signer(self.app.secret_key).loads(
-                query.get("t", [""])[0], max_age=TICKET_SECONDS
-            )
-        except (BadSignature, ValueError, TypeError):
+        ticket = read_ticket(self.app.secret_key, query.get("t", [""])[0], TICKET_SECONDS)
+        if ticket is None:
             return _answer(start_response, "401 Unauthorized", {"renew": True})
         try:
-            state = live_state(self._engine(), operator_id or None, PER_PAGE)
+            state = live_state(self._engine(), ticket[0], PER_PAGE)
         except SQLAlchemyError:
             self.app.logger.warning("live: the database did not answer", exc_info=True)
             return _answer(start_response, "503 Service Unavailable", {"error": {"code": "unavailable"}})

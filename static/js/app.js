@@ -228,6 +228,34 @@
         });
       });
   }
+  function ticket() {
+    return new URL(url, window.location.href).searchParams.get("t") || "";
+  }
+  // With a stream (data-live-stream): its events instead of polling. A stream that
+  // never opens (not deployed, refused three times) leaves the page polling.
+  var stream = body.getAttribute("data-live-stream");
+  var failures = 0;
+  function listen() {
+    var target = new URL(stream, window.location.href);
+    target.searchParams.set("t", ticket());
+    target.searchParams.set("v", state.v || "");
+    var source = new window.EventSource(target.href);
+    var opened = false;
+    source.onopen = function () { opened = true; failures = 0; };
+    source.onmessage = function (event) { apply(JSON.parse(event.data)); };
+    source.addEventListener("renew", function () {
+      source.close();
+      renew().then(function (goOn) { if (goOn) listen(); });
+    });
+    source.onerror = function () {
+      // CONNECTING: the browser reconnects by itself; CLOSED: refused (an old ticket, a 503).
+      if (opened && source.readyState !== window.EventSource.CLOSED) return;
+      source.close();
+      failures += 1;
+      if (failures >= 3) { setTimeout(poll, interval); return; }
+      renew().then(function (goOn) { if (goOn) setTimeout(listen, 1000 * failures); });
+    };
+  }
   function poll() {
     var target = new URL(url, window.location.href);
     target.searchParams.set("v", state.v || "");
@@ -242,7 +270,8 @@
       .then(function (goOn) { if (goOn) setTimeout(poll, interval); });
   }
   showCount(state.waiting || 0);
-  setTimeout(poll, interval);
+  if (stream && window.EventSource) listen();
+  else setTimeout(poll, interval);
 
   // The notification switches (user menu): shown only with this script.
   document.querySelectorAll("[data-live-switch]").forEach(function (button) {

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import PASSWORD
-from tests.live_server import LiveServer, ServerError, start_server
+from tests.live_server import LiveServer, ServerError, free_port, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -80,16 +80,32 @@ def browser(playwright_session):
 
 @pytest.fixture
 def live_server(request, app, database_url, tmp_path) -> Iterator[LiveServer]:
-    """gunicorn with 2 workers over the test's (migrated, wiped) database."""
+    """gunicorn with 2 workers over the test's (migrated, wiped) database.
+
+    A test with a `live_mode` fixture chooses how its pages stay live: "poll" (/live),
+    "stream" (a live stream server beside the app) or "no-stream" (a stream URL that
+    nothing answers: the pages must fall back to polling).
+    """
+    mode = request.getfixturevalue("live_mode") if "live_mode" in request.fixturenames else "poll"
+    servers, env = [], {}
     try:
         # The environment (CRM_PASSWORD_PROFILE=test, see tests/conftest.py) is inherited.
-        server = start_server(database_url, tmp_path / "gunicorn")
+        if mode == "stream":
+            servers.append(start_server(database_url, tmp_path / "stream", stream=True))
+            env["CRM_LIVE_STREAM_URL"] = servers[0].url("/live/stream")
+        elif mode == "no-stream":
+            env["CRM_LIVE_STREAM_URL"] = f"http://127.0.0.1:{free_port()}/live/stream"
+        server = start_server(database_url, tmp_path / "gunicorn", env=env)
     except ServerError as exc:
+        for started in servers:
+            started.stop()
         pytest.fail(str(exc), pytrace=False)
-    request.node.stash[_SERVERS] = [server]
+    servers.append(server)
+    request.node.stash[_SERVERS] = servers
     yield server
-    server.stop()
-    errors = server.server_errors()
+    for started in servers:
+        started.stop()
+    errors = [line for started in servers for line in started.server_errors()]
     if errors:  # a page may look right while the server logged a traceback
         pytest.fail("gunicorn reported errors:\n" + "\n".join(errors[:20]), pytrace=False)
 

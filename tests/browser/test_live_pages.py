@@ -16,6 +16,16 @@ pytestmark = pytest.mark.slow
 LIVE_MS = 2_000  # the contract's bound, from the webhook's answer to the page showing it
 
 
+@pytest.fixture(params=["stream", "poll"])
+def live_mode(request):
+    """How the pages stay live (tests/browser/conftest.py): the stream, or polling without one."""
+    return request.param
+
+
+def polls_served(live_server) -> int:
+    return sum(1 for line in live_server.stdout_path.read_text().splitlines() if '"GET /live ' in line)
+
+
 def post_contact(live_server, source, **fields) -> tuple[int, float]:
     answer = requests.post(
         live_server.url(f"/webhooks/{source.key}"), json=fields,
@@ -26,7 +36,7 @@ def post_contact(live_server, source, **fields) -> tuple[int, float]:
 
 
 def test_a_webhook_contact_shows_on_two_open_queue_pages_within_2_seconds(
-    factory, new_page, sign_in, live_server
+    factory, new_page, sign_in, live_server, live_mode
 ):
     source = factory.source("Landing page", key="landing")  # no weight table: contacts wait
     boss = factory.staff("supervisor", email="boss@example.com")
@@ -50,9 +60,13 @@ def test_a_webhook_contact_shows_on_two_open_queue_pages_within_2_seconds(
         expect(page).to_have_title("(1) Queue · Mini CRM", timeout=LIVE_MS)
         expect(page.locator("#queue-badge")).to_have_text("1")
         assert_same_document(page)
+    if live_mode == "stream":
+        assert polls_served(live_server) == 0  # the stream told them; nobody polled
+    else:
+        assert polls_served(live_server) > 0
 
 
-def test_the_waiting_count_follows_on_any_page(factory, new_page, sign_in, live_server):
+def test_the_waiting_count_follows_on_any_page(factory, new_page, sign_in, live_server, live_mode):
     source = factory.source("Landing page", key="landing")
     boss = factory.staff("supervisor", email="boss@example.com")
     page = new_page()
@@ -67,7 +81,7 @@ def test_the_waiting_count_follows_on_any_page(factory, new_page, sign_in, live_
 
 
 def test_a_contact_assigned_to_an_operator_shows_on_their_own_page_within_2_seconds(
-    factory, new_page, sign_in, live_server
+    factory, new_page, sign_in, live_server, live_mode
 ):
     anna = factory.operator("Anna", max_load=5)
     source = factory.source("Website", key="site", weights={anna: 1})
@@ -82,4 +96,21 @@ def test_a_contact_assigned_to_an_operator_shows_on_their_own_page_within_2_seco
     expect(page.locator(f"#contact-row-{contact_id}")).to_contain_text("Pavel", timeout=LIVE_MS)
     seen_after = time.monotonic() - answered
     assert seen_after < LIVE_MS / 1000, f"shown after {seen_after:.2f} s"
+    assert_same_document(page)
+
+
+@pytest.mark.parametrize("live_mode", ["no-stream"])
+def test_a_page_whose_stream_does_not_answer_falls_back_to_polling(
+    factory, new_page, sign_in, live_server, live_mode
+):
+    source = factory.source("Landing page", key="landing")
+    boss = factory.staff("supervisor", email="boss@example.com")
+    page = new_page()
+    sign_in(page, boss.email)
+    page.goto("/queue")
+    mark_page(page)
+    time.sleep(4)  # three refused connections, one, two seconds apart: then it polls
+    contact_id, _ = post_contact(live_server, source, phone="+7 999 000-00-11", name="Vera")
+    expect(page.locator(f"#queue-row-{contact_id}")).to_contain_text("Vera", timeout=LIVE_MS)
+    assert polls_served(live_server) > 0
     assert_same_document(page)

@@ -25,7 +25,7 @@ from crm_web.core.logs import FORMATS
 ROOT = Path(__file__).resolve().parents[2]
 # The files that read settings from the environment: the app's settings,
 # gunicorn's (bind address, workers) and the log format.
-SETTINGS_READERS = ("crm_web/core/config.py", "gunicorn.conf.py", "crm_web/core/logs.py")
+SETTINGS_READERS = ("crm_web/core/config.py", "gunicorn.conf.py", "stream.conf.py", "crm_web/core/logs.py")
 ENV_READ = re.compile(r"""(?:env|environ)(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]*)["']""")
 INTERPOLATION = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::?([-?])([^}]*))?\}")
 
@@ -101,7 +101,7 @@ def _readme_start_command() -> str:
 
 def test_compose_services_images_and_health_checks(compose):
     services = compose["services"]
-    assert set(services) == {"app", "db", "redis"}
+    assert set(services) == {"app", "live", "db", "redis"}
     assert services["app"]["build"] == "."
     assert services["db"]["image"] == "postgres:15"
     assert services["redis"]["image"] == "redis:7"
@@ -222,3 +222,21 @@ def test_dockerignore_keeps_secrets_out_and_the_app_in():
                  "crm_web/translations/ru/LC_MESSAGES/messages.po"):
         assert not ignored(path), path
         assert (ROOT / path).exists(), path
+
+
+def test_compose_serves_the_live_stream_where_the_pages_open_it(compose, monkeypatch):
+    services = compose["services"]
+    live = services["live"]
+    assert live["build"] == "." and live["command"] == ["gunicorn", "-c", "stream.conf.py"]
+    # The same database and secret as the app: the stream reads the app's tickets and data.
+    for name in ("DATABASE_URL", "SECRET_KEY"):
+        assert live["environment"][name] == services["app"]["environment"][name]
+    monkeypatch.setenv("CRM_LIVE_BIND", live["environment"]["CRM_LIVE_BIND"])
+    stream = runpy.run_path(str(ROOT / "stream.conf.py"))
+    port = stream["bind"].rsplit(":", 1)[1]
+    [mapping] = live["ports"]
+    assert str(mapping).rsplit(":", 1)[1] == port
+    url = _resolve(services["app"]["environment"]["CRM_LIVE_STREAM_URL"], {})
+    assert url == f"http://127.0.0.1:{port}/live/stream"
+    assert f"http://127.0.0.1:{port}/healthz" in " ".join(live["healthcheck"]["test"])
+    assert stream["worker_class"] == "gthread" and stream["threads"] >= 200
