@@ -39,3 +39,10 @@ def post_worker_init(_worker):
     as long as the worker, and walking them adds milliseconds to whichever
     request triggers an older generation's collection."""
     gc.freeze()
+
+
+def worker_exit(_server, _worker):
+    """Write the webhook delivery rows the worker still holds (services/deliveries.py)."""
+    from crm_web.services.deliveries import flush_all
+
+    flush_all()

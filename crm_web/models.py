@@ -306,6 +306,8 @@ class User(UserMixin, db.Model):
     is_enabled: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     # UI language chosen by the user ("en", "ru"); None: the browser's.
     locale: Mapped[str | None] = mapped_column(String(8))
+    # IANA time zone chosen by the user ("Asia/Vladivostok"); None: the app's (CRM_TIMEZONE).
+    timezone: Mapped[str | None] = mapped_column(String(64))
     # Set by a supervisor's reset: the one-time password only opens the page
     # where the user chooses a new one.
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=text("false"))

@@ -5,6 +5,8 @@ Fixtures are in tests/conftest.py; what a test imports is here.
 
 from __future__ import annotations
 
+import threading
+
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,16 +72,21 @@ class StatementLog:
 
 
 @contextmanager
-def recorded_statements(app) -> Iterator[StatementLog]:
+def recorded_statements(app, any_thread: bool = False) -> Iterator[StatementLog]:
     """Every statement that reaches the driver inside the block, transaction control included
-    (SQLite's BEGIN IMMEDIATE, a SAVEPOINT); COMMIT is the driver's call, not a statement."""
+    (SQLite's BEGIN IMMEDIATE, a SAVEPOINT); COMMIT is the driver's call, not a statement.
+    Only the calling thread's (the test client's requests), unless `any_thread`: the app's own
+    threads (the webhook deliveries' writer, services/deliveries.py) run when they will."""
     log = StatementLog()
+    caller = threading.get_ident()
 
     def before_cursor_execute(_conn, _cursor, statement, _params, _context, _executemany):
-        log.statements.append(statement)
+        if any_thread or threading.get_ident() == caller:
+            log.statements.append(statement)
 
     def begin(_conn):
-        log.transactions += 1
+        if any_thread or threading.get_ident() == caller:
+            log.transactions += 1
 
     with app.app_context():
         engine = db.engine

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
+
+from ..domain.local_time import DEFAULT_TIMEZONE, is_zone_name
 
 DEFAULT_RATE_LIMIT = "600/minute"
 # The largest request body on any route (413 above it, nothing read: body_limit.py);
@@ -57,6 +60,23 @@ def _minutes(value: str) -> int | None:
     return minutes
 
 
+def _timezone(value: str) -> str:
+    """An IANA zone name; a wrong one stops the start, since every page's times would be off."""
+    name = value.strip() or DEFAULT_TIMEZONE
+    if not is_zone_name(name):
+        raise ValueError(
+            f"CRM_TIMEZONE={name!r} is not an IANA time zone name (such as Europe/Moscow or Asia/Vladivostok)"
+        )
+    return name
+
+
+def _stream_url(value: str) -> str:
+    value = value.strip()
+    if value and not re.fullmatch(r"(https?://[^/\s\"';]+)?/[^\s\"';]*", value):
+        raise ValueError("CRM_LIVE_STREAM_URL must be a path (/live/stream) or an http(s) URL")
+    return value
+
+
 def load_settings(instance_path: Path) -> dict:
     """Return the Flask config mapping built from the environment."""
     env = os.environ
@@ -71,10 +91,14 @@ def load_settings(instance_path: Path) -> dict:
         "CRM_WEBHOOK_RATE_LIMIT": rate_limit,
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
         "CRM_PUBLIC_URL": public_url,
+        # Where pages open the live stream (stream.conf.py, docs/live.md); empty: pages poll /live.
+        "CRM_LIVE_STREAM_URL": _stream_url(env.get("CRM_LIVE_STREAM_URL", "")),
         "CRM_DB_POOL_SIZE": int(env.get("CRM_DB_POOL_SIZE", "5")),
         "CRM_PASSWORD_PROFILE": env.get("CRM_PASSWORD_PROFILE", "default"),
         "CRM_AUTO_DRAIN": _flag(env.get("CRM_AUTO_DRAIN"), default=False),
         "CRM_RETURN_AFTER_MINUTES": _minutes(env.get("CRM_RETURN_AFTER_MINUTES", "")),
+        # The zone of the pages' times and of "today"; each user may choose their own.
+        "CRM_TIMEZONE": _timezone(env.get("CRM_TIMEZONE", "")),
         # Sign-in throttling: failures per account and per client address in a window.
         "CRM_LOGIN_MAX_FAILURES_ACCOUNT": int(env.get("CRM_LOGIN_MAX_FAILURES_ACCOUNT", "5")),
         "CRM_LOGIN_MAX_FAILURES_ADDRESS": int(env.get("CRM_LOGIN_MAX_FAILURES_ADDRESS", "20")),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, timedelta, tzinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..domain.local_time import day_start
 from ..models import AuditEvent, Lead, Operator, Source, User
 from .pagination import count_total
 
@@ -24,8 +25,9 @@ class AuditFilters:
     actor_user_id: int | None = None
     subject_type: str | None = None
     subject_id: int | None = None
-    date_from: date | None = None  # whole UTC days, both ends included
+    date_from: date | None = None  # whole days of `zone`, both ends included
     date_to: date | None = None
+    zone: tzinfo = UTC
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,6 @@ class AuditPage:
 
 def _like_escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def _filtered(query, filters: AuditFilters):
@@ -57,9 +55,10 @@ def _filtered(query, filters: AuditFilters):
     if filters.subject_id is not None:
         query = query.where(AuditEvent.subject_id == filters.subject_id)
     if filters.date_from:
-        query = query.where(AuditEvent.created_at >= _day_start(filters.date_from))
+        query = query.where(AuditEvent.created_at >= day_start(filters.date_from, filters.zone))
     if filters.date_to:
-        query = query.where(AuditEvent.created_at < _day_start(filters.date_to + timedelta(days=1)))
+        after_last = filters.date_to + timedelta(days=1)
+        query = query.where(AuditEvent.created_at < day_start(after_last, filters.zone))
     return query
 
 

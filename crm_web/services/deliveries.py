@@ -2,34 +2,44 @@
 
 The source's page lists the last RECENT of them, so whoever connects a form sees
 what arrived: the answer, what was recognised as which field, what was kept,
-the warnings and the body (bounded, secrets masked). A stored contact's row
-is written by the intake in the contact's own statement or transaction
-(services/intake.py), any other by `record_alone`. Each source keeps its last
-RECENT rows: every PRUNE_EVERY deliveries of a source that a worker records,
-it drops that source's older rows in one statement after the request's own
-transaction (`recorded`). A source therefore holds at most RECENT +
-PRUNE_EVERY rows per worker process, and the intake pays one small DELETE
-per PRUNE_EVERY requests instead of a trigger's on every insert
-(docs/performance.md).
+the warnings and the body (bounded, secrets masked).
+
+Written apart from the intake, in batches: after its answer, a request hands
+its delivery row to this process's log (`later`), and a thread writes what
+is waiting every FLUSH_EVERY seconds (or at FLUSH_AT rows) in one
+transaction, so the intake's own transaction holds no row, no index entry
+and no foreign-key check for it (docs/performance.md). The source's page
+writes what this process holds before it reads; another worker's rows show
+within FLUSH_EVERY. A worker killed outright loses what it held (at most
+FLUSH_EVERY seconds of a log, never a contact); one that exits writes it
+first. Each source keeps its last RECENT rows: every PRUNE_EVERY rows of a
+source written by a process, it drops that source's older ones in the same
+batch.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, insert, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from ..domain.form_body import MASK, is_secret_name
 from ..models import WebhookDelivery, utcnow
-from .tx import inserted_id, write, write_connection
+from .tx import write, write_connection
 
 RECENT = 50
 PRUNE_EVERY = 32
+FLUSH_EVERY = 0.5  # seconds a delivery row waits at most in its process
+FLUSH_AT = 64  # rows: written at once (by the request that brings the 64th)
 MAX_SHOWN_BODY = 4000  # characters of the body kept with a delivery
 _SECRET_IN_TEXT = re.compile(
     r"""(?ix)
@@ -103,17 +113,112 @@ def shown_body(shown: object, raw: bytes | str | None) -> str | None:
     return text if len(text) <= MAX_SHOWN_BODY else text[: MAX_SHOWN_BODY - 1] + "…"
 
 
-def record(
-    conn: Connection, source_id: int, status: int, delivery: Delivery, contact_id: int | None = None
-) -> int | None:
-    """Write a delivery row in the caller's transaction (the trigger drops the source's older ones)."""
-    return inserted_id(conn, _INSERT, delivery.values(source_id, status, contact_id))
+class _Log:
+    """This process's delivery rows not yet written, per engine (an app; tests make many)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.writing = threading.Lock()
+        self.waiting: dict[Engine, list[dict]] = {}
+        self.since_pruned: dict[tuple[Engine, int], int] = {}  # rows written per source since it was pruned
+        self.writer: threading.Thread | None = None
+        self.wake = threading.Event()
+
+    def add(self, engine: Engine, row: dict) -> None:
+        with self.lock:
+            rows = self.waiting.setdefault(engine, [])
+            rows.append(row)
+            full = len(rows) >= FLUSH_AT
+            if self.writer is None:  # started in the serving process (after gunicorn's fork)
+                self.writer = threading.Thread(target=self._write_now_and_then, daemon=True)
+                self.writer.start()
+                atexit.register(self.flush_all)
+        if full:
+            self.wake.set()
+
+    def take(self, engine: Engine) -> list[dict]:
+        with self.lock:
+            return self.waiting.pop(engine, [])
+
+    def flush(self, engine: Engine) -> int:
+        # One writer at a time: a page that flushes waits for rows the thread is writing.
+        with self.writing:
+            rows = self.take(engine)
+            if rows:
+                _write(engine, rows, self.since_pruned)
+            return len(rows)
+
+    def flush_all(self) -> None:
+        with self.lock:
+            engines = list(self.waiting)
+        for engine in engines:
+            try:
+                self.flush(engine)
+            except SQLAlchemyError:  # a log: the requests' answers never depended on it
+                log.warning("deliveries: could not write %s", "the waiting rows", exc_info=True)
+
+    def _write_now_and_then(self) -> None:
+        while True:
+            self.wake.wait(FLUSH_EVERY)
+            self.wake.clear()
+            self.flush_all()
 
 
-def record_alone(engine: Engine, source_id: int, status: int, delivery: Delivery) -> None:
-    """A delivery row of a request that stored nothing, in a write transaction of its own."""
-    with write_connection(engine) as conn:
-        record(conn, source_id, status, delivery)
+log = logging.getLogger("crm_web.deliveries")
+_log = _Log()
+
+
+def later(
+    engine: Engine, source_id: int, status: int, delivery: Delivery, contact_id: int | None = None
+) -> None:
+    """Record a delivery after the request's transaction: written within FLUSH_EVERY seconds."""
+    _log.add(engine, delivery.values(source_id, status, contact_id))
+
+
+def flush(engine: Engine) -> int:
+    """Write the delivery rows this process holds for `engine` now (a source's page, before it
+    reads); how many."""
+    return _log.flush(engine)
+
+
+def flush_all() -> None:
+    """Write every delivery row this process holds (a worker that exits)."""
+    _log.flush_all()
+
+
+def discard_waiting() -> None:
+    """Drop the rows waiting and the prune counts (tests that wipe the database)."""
+    with _log.lock:
+        _log.waiting.clear()
+        _log.since_pruned.clear()
+
+
+def _write(engine: Engine, rows: list[dict], since_pruned: dict) -> None:
+    try:
+        with write_connection(engine) as conn:
+            conn.execute(_INSERT, rows)
+    except IntegrityError:
+        # Its contact or source deleted before the row was written: the others still are.
+        for row in rows:
+            for contact_id in (row["contact_id"], None):
+                try:
+                    with write_connection(engine) as conn:
+                        conn.execute(_INSERT, {**row, "contact_id": contact_id})
+                    break
+                except IntegrityError:
+                    continue
+    to_prune = []
+    with _log.lock:
+        for source_id in {row["source_id"] for row in rows}:
+            key = (engine, source_id)
+            since_pruned[key] = since_pruned.get(key, 0) + sum(r["source_id"] == source_id for r in rows)
+            if since_pruned[key] >= PRUNE_EVERY:
+                since_pruned[key] = 0
+                to_prune.append(source_id)
+    if to_prune:
+        with write_connection(engine) as conn:
+            for source_id in to_prune:
+                write(conn, _PRUNE, {"s_id": source_id})
 
 
 _PRUNE = delete(_table).where(
@@ -127,29 +232,14 @@ _PRUNE = delete(_table).where(
         .scalar_subquery()
     ),
 )
-_since_pruned: dict[int, int] = {}  # per source: deliveries this process recorded since it last pruned
-
-
-def recorded(engine: Engine, source_id: int) -> None:
-    """Count a delivery row this process wrote for the source; every PRUNE_EVERY, drop the
-    source's rows older than its last RECENT (ix_webhook_deliveries_source_id)."""
-    count = _since_pruned.get(source_id, 0) + 1
-    if count < PRUNE_EVERY:
-        _since_pruned[source_id] = count
-        return
-    _since_pruned[source_id] = 0
-    with write_connection(engine) as conn:
-        write(conn, _PRUNE, {"s_id": source_id})
-
-
-def forget_counts() -> None:
-    """Start counting afresh (tests)."""
-    _since_pruned.clear()
 
 
 def recent_deliveries(session: Session, source_id: int, limit: int = RECENT) -> list[WebhookDelivery]:
     """The source's last `limit` deliveries, newest first (ix_webhook_deliveries_source_id), each
-    with its stored contact."""
+    with its stored contact; what this process still holds written first."""
+    if flush(session.get_bind()):
+        # A snapshot taken before (SQLite's read transaction) would not see them: a new one.
+        session.commit()
     return list(
         session.scalars(
             select(WebhookDelivery)

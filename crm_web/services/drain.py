@@ -24,10 +24,11 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..models import AuditEvent, Contact, Operator, utcnow
+from ..domain.coverage import Gap, OperatorPlaces, WaitingSource, weight_gaps
+from ..models import AuditEvent, Contact, Distribution, Operator, Source, utcnow
 from . import audit
 from .assignment import choose_and_claim, eligible_candidates, lock_operator, release_capacity
 from .tx import write_transaction
@@ -109,6 +110,34 @@ def drain_queue(
                 result.assigned += 1
                 result.by_operator[outcome] = result.by_operator.get(outcome, 0) + 1
     return result
+
+
+def queue_weight_gaps(session: Session) -> list[Gap]:
+    """Operators with free places but no weight for the sources whose contacts wait (three queries)."""
+    waiting = [
+        WaitingSource(row.id, row.name, row.waiting)
+        for row in session.execute(
+            select(Source.id, Source.name, func.count(Contact.id).label("waiting"))
+            .join(Contact, Contact.source_id == Source.id)
+            .where(Contact.is_active.is_(True), Contact.operator_id.is_(None))
+            .group_by(Source.id, Source.name)
+            .order_by(Source.name, Source.id)
+        )
+    ]
+    if not waiting:
+        return []
+    operators = [
+        OperatorPlaces(row.id, row.name, row.is_active, row.active_load, row.max_load)
+        for row in session.execute(
+            select(Operator.id, Operator.name, Operator.is_active, Operator.active_load, Operator.max_load)
+            .where(Operator.deleted_at.is_(None))
+        )
+    ]
+    rules = session.execute(
+        select(Distribution.source_id, Distribution.operator_id)
+        .where(Distribution.source_id.in_([source.id for source in waiting]))
+    )
+    return weight_gaps(operators, waiting, [(row.source_id, row.operator_id) for row in rules])
 
 
 def _assign_one(

@@ -5,9 +5,15 @@ row (Excel then reads the file as UTF-8, Cyrillic included), then one chunk
 per batch of rows. Batches are keyset pages in the list's own order, each
 read in its own short transaction on a connection of its own, so a slow
 download holds no transaction open and a million rows never sit in memory.
-Quoting is RFC 4180 (the csv module, CRLF line ends); dates are ISO 8601
-in UTC; a text cell that starts like a formula gets a leading apostrophe
-(OWASP "CSV injection"). Column names are the same in every language.
+Quoting is RFC 4180 (the csv module, CRLF line ends); a text cell that
+starts like a formula gets a leading apostrophe (OWASP "CSV injection").
+
+The reader's `CsvStyle` (contract §5) gives the separator (`;` for a Russian
+spreadsheet), the column headers and the status and outcome words in the
+reader's language, and the zone of the times: ISO 8601 with that zone's
+offset ("2026-12-05T03:16:00+03:00"), formatted by the database. The five
+utm_* columns keep their names in every language (contract §2a). By default:
+`,`, the column names below, the codes, UTC.
 
 A contact's outcome is its own column; its notes are counted (`notes`) and the
 latest one's text is `last_note`, read for a whole batch in one statement.
@@ -22,7 +28,9 @@ contact that carries any.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -31,6 +39,7 @@ from ..domain.form_body import UTM_KEYS
 from ..models import Contact, ContactNote, Lead, Operator, Source
 from .contacts import ContactFilters, _filtered
 from .leads import lead_search_condition
+from .local_sql import csv_spans, local_iso
 
 BATCH_SIZE = 2_000
 BOM = "\ufeff"
@@ -45,6 +54,21 @@ LEAD_COLUMNS = (
     "id", "created_at", "name", "phone", "email", "external_id", "contacts", "last_contact_at", *UTM_KEYS,
 )
 _NO_UTM = (None,) * len(UTM_KEYS)
+STATUSES = ("closed", "unassigned", "assigned")
+
+
+@dataclass(frozen=True)
+class CsvStyle:
+    """How the reader's spreadsheet wants the file; what a mapping leaves out stays as it is."""
+
+    separator: str = ","
+    headers: Mapping[str, str] = field(default_factory=dict)  # column name → header (utm_* never)
+    statuses: Mapping[str, str] = field(default_factory=dict)  # status code → word
+    outcomes: Mapping[str, str] = field(default_factory=dict)  # outcome code → word
+    zone: tzinfo = UTC
+
+    def header_row(self, columns: tuple[str, ...]) -> list[str]:
+        return [name if name in UTM_KEYS else self.headers.get(name, name) for name in columns]
 
 
 _FORMULA_START = frozenset(FORMULA_START)
@@ -62,11 +86,10 @@ def cells(row) -> list:
     ]
 
 
-def _iso(session: Session, column):
-    """ISO 8601 in UTC ("2026-11-25T09:30:00Z"), formatted by the database (cheaper than in Python)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-    return func.strftime("%Y-%m-%dT%H:%M:%SZ", column)  # stored as naive UTC text
+def _timestamps(session: Session, style: CsvStyle) -> Callable:
+    """ISO 8601 with the style's zone offset, formatted by the database (cheaper than in Python)."""
+    dialect, spans = session.get_bind().dialect.name, csv_spans(style.zone, datetime.now(UTC))
+    return lambda column: local_iso(dialect, column, spans)
 
 
 def _utm_cells(utm: dict | None) -> tuple:
@@ -88,11 +111,11 @@ class _Pieces(list):
     write = list.append
 
 
-def _chunks(rows: Iterator[list], columns: tuple[str, ...]) -> Iterator[str]:
+def _chunks(rows: Iterator[list], columns: tuple[str, ...], style: CsvStyle) -> Iterator[str]:
     """The header, then one chunk of CSV text per batch (each batch is one list of rows)."""
     pieces = _Pieces([BOM])
-    writer = csv.writer(pieces)  # excel dialect: RFC 4180 quoting, CRLF
-    writer.writerow(columns)
+    writer = csv.writer(pieces, delimiter=style.separator)  # excel dialect: RFC 4180 quoting, CRLF
+    writer.writerow(style.header_row(columns))
     yield "".join(pieces)
     for batch in rows:
         pieces.clear()
@@ -121,23 +144,31 @@ _operator = aliased(Operator)
 _source = aliased(Source)
 
 
-def contact_rows(session: Session, filters: ContactFilters, batch_size: int = BATCH_SIZE) -> Iterator[str]:
+def contact_rows(
+    session: Session, filters: ContactFilters, batch_size: int = BATCH_SIZE, style: CsvStyle = CsvStyle()
+) -> Iterator[str]:
     """CSV chunks of the contacts matching `filters`, in the order of the list page.
 
     Newest first; the unassigned queue oldest first (keyset on created_at, id).
     """
     queue = filters.status == "unassigned"
+    iso = _timestamps(session, style)
+    word = {code: style.statuses.get(code, code) for code in STATUSES}
     status = case(
-        (Contact.is_active.is_(False), "closed"),
-        (Contact.operator_id.is_(None), "unassigned"),
-        else_="assigned",
+        (Contact.is_active.is_(False), word["closed"]),
+        (Contact.operator_id.is_(None), word["unassigned"]),
+        else_=word["assigned"],
     )
+    # The words in the statement too: the database hands over each row ready to write.
+    outcome = Contact.outcome
+    if style.outcomes:
+        outcome = case(style.outcomes, value=Contact.outcome, else_=Contact.outcome)
     base = _filtered(
         select(  # in CONTACT_COLUMNS order
-            Contact.id, _iso(session, Contact.created_at), status, _source.name, _operator.name,
+            Contact.id, iso(Contact.created_at), status, _source.name, _operator.name,
             Contact.lead_id, _lead.name, _lead.phone, _lead.email, _lead.external_id, Contact.name,
-            Contact.message, _iso(session, Contact.assigned_at), _iso(session, Contact.closed_at),
-            Contact.outcome,  # then notes and last_note, from _notes_of
+            Contact.message, iso(Contact.assigned_at), iso(Contact.closed_at),
+            outcome,  # then notes and last_note, from _notes_of
             Contact.utm, Contact.page_url, Contact.form_fields, Contact.warnings,  # spread by _contact_row
         )
         .join(_source, _source.id == Contact.source_id)
@@ -164,7 +195,7 @@ def contact_rows(session: Session, filters: ContactFilters, batch_size: int = BA
         notes = _notes_of(conn, [row[0] for row in rows]) if rows else {}
         return [_contact_row(row, notes.get(row[0], _NO_NOTES)) for row in rows]
 
-    return _chunks(_batches(session, page, batch_size), CONTACT_COLUMNS)
+    return _chunks(_batches(session, page, batch_size), CONTACT_COLUMNS, style)
 
 
 _NO_NOTES = (0, None)
@@ -202,12 +233,15 @@ def _contact_row(row, notes: tuple[int, str | None]) -> tuple:
 # --- leads -------------------------------------------------------------------
 
 
-def lead_rows(session: Session, q: str | None, region: str, batch_size: int = BATCH_SIZE) -> Iterator[str]:
+def lead_rows(
+    session: Session, q: str | None, region: str, batch_size: int = BATCH_SIZE, style: CsvStyle = CsvStyle()
+) -> Iterator[str]:
     """CSV chunks of the leads the search `q` finds (every lead without one), newest first.
 
     Raises ValidationError at once (before any chunk) for a query that is too long.
     """
     condition = lead_search_condition(q, region)
+    iso = _timestamps(session, style)
     # The marks of the lead's earliest contact that has any: part of the same statement, an index
     # look-up per lead (ix_contacts_lead_id), so a batch still costs two statements.
     first_utm = (
@@ -218,13 +252,13 @@ def lead_rows(session: Session, q: str | None, region: str, batch_size: int = BA
         .scalar_subquery()
     )
     base = select(
-        Lead.id, _iso(session, Lead.created_at), Lead.name, Lead.phone, Lead.email, Lead.external_id,
+        Lead.id, iso(Lead.created_at), Lead.name, Lead.phone, Lead.email, Lead.external_id,
         first_utm,
     )
     if condition is not None:
         base = base.where(condition)
     base = base.order_by(Lead.id.desc())
-    newest = _iso(session, func.max(Contact.created_at))
+    newest = iso(func.max(Contact.created_at))
 
     def page(conn, last_id, size):
         query = base if last_id is None else base.where(Lead.id < last_id)
@@ -242,4 +276,4 @@ def lead_rows(session: Session, q: str | None, region: str, batch_size: int = BA
         }
         return [(*r[:-1], *stats.get(r[0], (0, None)), *_utm_cells(r[-1])) for r in leads]
 
-    return _chunks(_batches(session, page, batch_size), LEAD_COLUMNS)
+    return _chunks(_batches(session, page, batch_size), LEAD_COLUMNS, style)

@@ -42,7 +42,7 @@ from ..domain.idempotency import request_fingerprint
 from ..domain.identifiers import ContactInput
 from ..domain.messages import N_
 from ..models import Contact, IdempotencyKey, Source, utcnow
-from . import audit, deliveries
+from . import audit
 from .assignment import Claimed, Decision, IntakeSource, choose_and_claim, draw_and_claim, read_source
 from .deliveries import Delivery
 from .intake_sql import (
@@ -51,7 +51,6 @@ from .intake_sql import (
     AT_ONCE_QUEUED,
     AT_ONCE_QUEUED_KEYED,
     audit_parameters,
-    delivery_parameters,
 )
 from .leads import resolve_lead
 from .sources import KEY_RE
@@ -93,7 +92,7 @@ class Submission:
     """A request as its caller read it once the source was known: what to store.
 
     `idempotency_key`: the Idempotency-Key header, or a sender's delivery id.
-    `delivery`: the webhook's row of recent deliveries, written with the contact.
+    `delivery`: the webhook's row of recent deliveries (the caller records it after the answer).
     """
 
     data: ContactInput
@@ -348,14 +347,11 @@ def _store(
     request: _Request,
     lead_exists: bool = False,
 ) -> IntakeResult:
-    """Step by step, in the caller's transaction: key, lead, claim, contact, audit row,
-    delivery row, answer."""
+    """Step by step, in the caller's transaction: key, lead, claim, contact, audit row, answer."""
     data, key = submission.data, submission.idempotency_key
     if key is not None:
         stored = _claim_idempotency_key(conn, source.id, key, request_fingerprint(data))
         if stored is not None:
-            if submission.delivery is not None:
-                deliveries.record(conn, source.id, 200, submission.delivery)
             return IntakeResult(replayed_answer=stored)
     # The operator first, then the lead, then the contact: the order in which
     # the one-statement strategy locks them too.
@@ -367,8 +363,6 @@ def _store(
     contact_id = inserted_id(conn, _INSERT_CONTACT, _contact_row(values, decision.claimed))
     action, details = decision.audit("auto")
     audit.record(conn, action, "contact", contact_id, details)
-    if submission.delivery is not None:
-        deliveries.record(conn, source.id, submission.delivery.stored_status, submission.delivery, contact_id)
     result = _stored(contact_id, values, decision.claimed, lead_created)
     if key is not None:
         result = _with_stored_answer(conn, source.id, key, result, request)
@@ -388,7 +382,7 @@ def _with_stored_answer(
 def _store_at_once(
     conn: Connection, source: IntakeSource, submission: Submission, rng: random.Random, keyed: bool = False
 ) -> IntakeResult | object:
-    """Lead, claim, contact, audit row and delivery row in one statement (services/intake_sql.py).
+    """Lead, claim, contact and audit row in one statement (services/intake_sql.py).
 
     One try of the draw-claim loop. The result, or, when the statement wrote
     nothing, _REFUSED (the drawn operator had no room left) or _NEEDS_MORE.
@@ -396,7 +390,6 @@ def _store_at_once(
     data = submission.data
     values = _contact_values(source.id, data, None, submission.extras)
     ids = data.identifiers
-    delivery = submission.delivery or Delivery()
     params = {
         "new_source_id": source.id,
         "new_name": data.name,
@@ -410,7 +403,6 @@ def _store_at_once(
         "lead_external_id": ids.external_id,
         "lead_phone": ids.phone,
         "lead_email": ids.email,
-        **delivery_parameters(delivery.values(source.id, delivery.stored_status, None)),
     }
     if keyed:
         params |= {"k_key": submission.idempotency_key, "k_fingerprint": request_fingerprint(data)}
@@ -435,7 +427,7 @@ def _store_at_once(
     decision = draw_and_claim(source.candidates, source.names, rng, write)
     if not written:  # nobody to draw: the contact waits in the queue
         write(decision)
-    values["lead_id"], lead_created, contact_id, refused, *_ids = written[0]  # then delivery, key ids
+    values["lead_id"], lead_created, contact_id, refused, *_key_id = written[0]
     if contact_id is None:
         return _REFUSED if refused else _NEEDS_MORE
     return _stored(contact_id, values, decision.claimed, lead_created)

@@ -18,8 +18,7 @@ Locks are taken operator first, then lead (the insert's unique check), then
 contact, as in the step-by-step intake, so the two never deadlock. It
 answers one row, `(lead id, lead created, contact id, refused)`:
 
-- a contact id: everything is written (and committed), the webhook's
-  delivery row too (services/deliveries.py);
+- a contact id: everything is written (and committed);
 - `refused`: nothing was written because the drawn operator had no room
   left (it filled up since the candidates were read); the caller starts
   again, step by step, with the operators as they are now;
@@ -58,7 +57,6 @@ from ..models import (
     Lead,
     Operator,
     UTCDateTime,
-    WebhookDelivery,
 )
 from .assignment import HAS_CAPACITY
 from .driver_sql import DriverStatement
@@ -68,18 +66,11 @@ _contacts = Contact.__table__
 _operators = Operator.__table__
 _leads = Lead.__table__
 _audit = AuditEvent.__table__
-_deliveries = WebhookDelivery.__table__
 _keys = IdempotencyKey.__table__
 _CONTACT_COLUMNS = [
     "lead_id", "source_id", "operator_id", "is_active", "name", "message", "created_at", "assigned_at",
     "form_fields", "utm", "utm_source", "page_url", "warnings",
 ]
-# The delivery row (services/deliveries.py) but its contact, as parameters "d_<column>".
-_DELIVERY_COLUMNS = ["source_id", "received_at", "status", "recognised", "kept", "warnings", "body"]
-_DELIVERY_TYPES = {
-    "source_id": Integer, "received_at": UTCDateTime, "status": Integer,
-    "recognised": JSONText, "kept": JSONText, "warnings": JSONText, "body": Text,
-}
 # Every column of the audit row but its subject, the contact written here,
 # as parameters "a_<column>" (services/audit.py's `row`, see `audit_parameters`).
 _AUDIT_COLUMNS = [
@@ -94,11 +85,6 @@ _chosen = bindparam("chosen_id", type_=Integer)
 _lead_ids = {
     name: bindparam(f"lead_{name}", type_=String) for name in ("external_id", "phone", "email")
 }
-
-
-def delivery_parameters(values: dict) -> dict:
-    """The statement's delivery parameters from a delivery row's values (deliveries.Delivery.values)."""
-    return {f"d_{column}": values[column] for column in _DELIVERY_COLUMNS}
 
 
 def audit_parameters(row: dict) -> dict:
@@ -183,22 +169,17 @@ def _key(contact):
 
 
 def _written(lead, contact, refused, keyed=False):
-    """(lead id, lead created, contact id, refused, delivery id[, key id]), the
-    contact's id through its audit row, so that the audit row is part of the
-    statement, and the delivery row (and the key) written with the contact."""
+    """(lead id, lead created, contact id, refused[, key id]), the contact's id
+    through its audit row, so that the audit row is part of the statement (and
+    the key written with the contact)."""
     audit = _with_contact(
         _audit, "a", _AUDIT_COLUMNS, _AUDIT_TYPES, "subject_id", _audit.c.subject_id, contact, "new_audit"
-    )
-    delivery = _with_contact(
-        _deliveries, "d", _DELIVERY_COLUMNS, _DELIVERY_TYPES, "contact_id", _deliveries.c.id, contact,
-        "new_delivery",
     )
     columns = [
         select(lead.c.id).scalar_subquery(),
         select(lead.c.created).scalar_subquery(),
         select(audit.c.subject_id).scalar_subquery(),
         refused.label("refused"),
-        select(delivery.c.id).scalar_subquery(),
     ]
     if keyed:
         columns.append(select(_key(contact).c.id).scalar_subquery())

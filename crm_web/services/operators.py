@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from pydantic import ConfigDict, Field, StrictBool
 from sqlalchemy import delete, select, update
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.errors import Conflict, NotFound
 from ..domain.messages import N_
-from ..models import Contact, Distribution, Operator, utcnow
+from ..models import Contact, Distribution, Operator, Source, User, utcnow
 from .assignment import lock_operator
 from .audit import record
 from .drain import mark_capacity_freed
@@ -144,3 +145,29 @@ def delete_operator(session: Session, operator_id: int) -> int:
                 "reason": "operator_deleted", "operator_id": operator_id, "operator_name": before["name"],
             })
     return len(returned)
+
+
+@dataclass(frozen=True)
+class OperatorSetup:
+    """What an operator has to work with: staff users signing in as them, and weight tables."""
+
+    sign_ins: list[str]  # emails of the users linked to the operator
+    weighted: list[Source]  # sources whose weight table has them
+    unweighted: list[Source]  # active sources whose table lacks them: nothing from there reaches them
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.sign_ins) and not self.unweighted
+
+
+def operator_setup(session: Session, operator_id: int) -> OperatorSetup:
+    emails = session.scalars(select(User.email).where(User.operator_id == operator_id).order_by(User.email))
+    weighted_ids = set(session.scalars(
+        select(Distribution.source_id).where(Distribution.operator_id == operator_id)
+    ))
+    sources = session.scalars(select(Source).order_by(Source.name, Source.id)).all()
+    return OperatorSetup(
+        sign_ins=list(emails),
+        weighted=[source for source in sources if source.id in weighted_ids],
+        unweighted=[source for source in sources if source.id not in weighted_ids and source.is_active],
+    )

@@ -1,10 +1,11 @@
-"""A staff user's own preferences: the language of the pages."""
+"""A staff user's own preferences: the language of the pages and the time zone of their times."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from ..domain.errors import NotFound, ValidationError
+from ..domain.local_time import parse_zone
 from ..domain.messages import N_
 from ..models import User
 from .tx import write_transaction
@@ -29,3 +30,17 @@ def set_locale(session: Session, user_id: int, locale: str | None) -> None:
         if user is None:
             raise NotFound(N_("User %(id)s not found.", id=user_id))
         user.locale = locale
+
+
+def set_timezone(session: Session, user_id: int, name: str | None) -> None:
+    """Store the IANA zone the user chose; None forgets it (the app's CRM_TIMEZONE applies).
+
+    Raises ValidationError (field `timezone`) for a name that is not a zone.
+    """
+    if name is not None:
+        parse_zone(name)
+    with write_transaction(session):
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(N_("User %(id)s not found.", id=user_id))
+        user.timezone = name

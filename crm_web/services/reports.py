@@ -13,8 +13,10 @@ Definitions (also stated on the page):
 - Configured shares come from the **current** weight table; the statistical
   test compares the automatically assigned contacts with those shares among
   the operators that could have received them (see `_eligible`).
-- Days are UTC days. A queued contact waits from `created_at` until
-  `assigned_at`, else `closed_at`, else now.
+- Days are the viewer's: a period's days run from midnight to midnight in
+  its zone (UTC unless told), turned into UTC bounds for the queries. A
+  queued contact waits from `created_at` until `assigned_at`, else
+  `closed_at`, else now.
 
 Everything is aggregated by the database (grouped by source and operator, or
 by day); Python only touches one row per operator or per day, so a period of
@@ -26,17 +28,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
-from sqlalchemy import Date, and_, case, cast, func, literal_column, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..domain import fairness
 from ..domain.choice import shares
 from ..domain.errors import ValidationError
+from ..domain.local_time import day_start, offset_spans
 from ..domain.messages import N_
 from ..models import Contact, Distribution, Operator, Source
+from .local_sql import local_date
 from .validation import is_id
 
 _DIGITS = re.compile(r"[0-9]{1,10}")
@@ -56,10 +60,11 @@ left_queue_at = func.coalesce(Contact.assigned_at, Contact.closed_at)
 
 @dataclass(frozen=True)
 class Period:
-    """Whole UTC days, `start` to `end` inclusive."""
+    """Whole days of `zone`, `start` to `end` inclusive."""
 
     start: date
     end: date
+    zone: tzinfo = UTC
 
     @property
     def days(self) -> int:
@@ -67,12 +72,12 @@ class Period:
 
     @property
     def starts_at(self) -> datetime:
-        return _midnight(self.start)
+        return day_start(self.start, self.zone)
 
     @property
     def ends_at(self) -> datetime:
         """The first moment after the period."""
-        return _midnight(self.end + timedelta(days=1))
+        return day_start(self.end + timedelta(days=1), self.zone)
 
     def each_day(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range(self.days)]
@@ -84,10 +89,12 @@ class ReportFilters:
     period: Period
 
 
-def parse_filters(session: Session, args: Mapping[str, str], today: date) -> ReportFilters:
-    """Read `source`, `from` and `to` (ISO dates) from query arguments.
+def parse_filters(
+    session: Session, args: Mapping[str, str], today: date, zone: tzinfo = UTC
+) -> ReportFilters:
+    """Read `source`, `from` and `to` (ISO dates, days of `zone`) from query arguments.
 
-    Defaults: every source, the last DEFAULT_DAYS days up to today. A `to`
+    Defaults: every source, the last DEFAULT_DAYS days up to today (`zone`'s). A `to`
     after today is cut to today (the future has no contacts yet). Raises
     ValidationError naming the bad fields.
     """
@@ -113,7 +120,7 @@ def parse_filters(session: Session, args: Mapping[str, str], today: date) -> Rep
             errors["from"] = [N_("The period is longer than %(days)s days.", days=MAX_DAYS)]
     if errors:
         raise ValidationError(errors, N_("Some filters are not valid."))
-    return ReportFilters(source_id, Period(start, end))
+    return ReportFilters(source_id, Period(start, end, zone))
 
 
 def _date_arg(args: Mapping[str, str], name: str, errors: dict[str, list[str]]) -> date | None:
@@ -128,10 +135,6 @@ def _date_arg(args: Mapping[str, str], name: str, errors: dict[str, list[str]]) 
         errors[name] = [N_("Use a date such as 2025-01-31.")]
         return None
     return value
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 # --- shares per source ----------------------------------------------------------------
@@ -385,26 +388,35 @@ def queue_report(session: Session, filters: ReportFilters, now: datetime) -> lis
     period = filters.period
     starts_at, ends_at = period.starts_at, period.ends_at
     source = [Contact.source_id == filters.source_id] if filters.source_id is not None else []
-    bucket = _day_of(session)
+    dialect = session.get_bind().dialect.name
+    spans = offset_spans(period.zone, starts_at, ends_at)
 
+    # Grouped by the row's local day, computed in a subquery: its time bounds are parameters,
+    # and a GROUP BY must name the selected expression itself.
+    entering = (
+        select(local_date(dialect, Contact.created_at, spans).label("day"))
+        .where(went_to_queue, *_in_period(filters))
+        .subquery()
+    )
     entered = {
         _as_date(day): count
         for day, count in session.execute(
-            select(bucket(Contact.created_at), func.count())
-            .where(went_to_queue, *_in_period(filters))
-            .group_by(bucket(Contact.created_at))
+            select(entering.c.day, func.count()).group_by(entering.c.day)
         )
     }
-    left: dict[date, tuple[int, datetime, float]] = {}
-    for day, count, oldest, longest in session.execute(
+    leaving = (
         select(
-            bucket(left_queue_at),
-            func.count(),
-            func.min(Contact.created_at),
-            func.max(_seconds_between(session, Contact.created_at, left_queue_at)),
+            local_date(dialect, left_queue_at, spans).label("day"),
+            Contact.created_at,
+            _seconds_between(session, Contact.created_at, left_queue_at).label("waited"),
         )
         .where(went_to_queue, left_queue_at >= starts_at, left_queue_at < ends_at, *source)
-        .group_by(bucket(left_queue_at))
+        .subquery()
+    )
+    left: dict[date, tuple[int, datetime, float]] = {}
+    for day, count, oldest, longest in session.execute(
+        select(leaving.c.day, func.count(), func.min(leaving.c.created_at), func.max(leaving.c.waited))
+        .group_by(leaving.c.day)
     ):
         left[_as_date(day)] = (count, _aware(oldest), float(longest or 0))
 
@@ -437,7 +449,7 @@ def queue_report(session: Session, filters: ReportFilters, now: datetime) -> lis
     report = []
     waiting = waiting_before or 0
     for i, day in enumerate(days):
-        end_of_day = min(_midnight(day + timedelta(days=1)), now)
+        end_of_day = min(day_start(day + timedelta(days=1), period.zone), now)
         left_count, _, longest_left = left.get(day, (0, None, 0.0))
         waiting += entered.get(day, 0) - left_count
         longest = longest_left if left_count else None
@@ -447,14 +459,6 @@ def queue_report(session: Session, filters: ReportFilters, now: datetime) -> lis
             longest = age if longest is None else max(longest, age)
         report.append(QueueDay(day, entered.get(day, 0), left_count, waiting, longest))
     return report
-
-
-def _day_of(session: Session):
-    """The UTC date of a timestamp column, as SQL."""
-    if session.get_bind().dialect.name == "postgresql":
-        # A literal, not a bound parameter: the SELECT and the GROUP BY must be the same expression.
-        return lambda column: cast(func.timezone(literal_column("'UTC'"), column), Date)
-    return lambda column: func.date(column)  # SQLite stores UTC text
 
 
 def _seconds_between(session: Session, earlier, later):

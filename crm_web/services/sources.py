@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import secrets
-import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -16,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 from ..domain.errors import Conflict, NotFound, ValidationError
 from ..domain.form_body import MAX_FIELD_MAP, MAX_FIELD_NAME, TARGETS, validate_field_map
 from ..domain.form_reading import FORM_FORMATS, MAX_VK_CONFIRMATION
+from ..domain.keys import KEY_RE, MAX_KEY, key_from_name, numbered_key
 from ..domain.messages import N_
 from ..domain.site_forms import MAX_THANK_YOU_URL, origins_to_text, parse_origins, parse_thank_you_url
 from ..domain.weights import MAX_WEIGHT, MIN_WEIGHT, WEIGHT_PATTERN, format_weight, parse_weight
@@ -27,7 +26,6 @@ from .pagination import Page, paginate
 from .tx import write_transaction
 from .validation import Expect, IdOf, InputModel, Invalid, Matches, Parsed, Text, TextOf, check, get_by_id
 
-KEY_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 KEY_HELP = N_("Use 1-64 lower-case letters, digits, '-' or '_', starting and ending with a letter or digit.")
 # allowed_origins: CORS origins of site forms (a list); thank_you_url: where plain form posts go;
 # form_format, field_map, vk_confirmation: what the webhook receives (contract §2a).
@@ -83,7 +81,7 @@ def _vk_confirmation(value: object) -> str | None:
 
 
 Name = TextOf(120)
-Key = Annotated[StrictStr, Text(64), Matches(KEY_RE, KEY_HELP)]
+Key = Annotated[StrictStr, Text(MAX_KEY), Matches(KEY_RE, KEY_HELP)]
 Origins = Annotated[
     list[StrictStr] | None,
     Parsed(_origins),
@@ -132,7 +130,8 @@ class SourceCreate(InputModel):
         "example": {"name": "Site form", "key": "site-form", "allowed_origins": ["https://www.example.com"]}
     })
     name: Name = Field(description="Trimmed; unique among sources (409).")
-    key: Key | None = Field(None, description="Unique (409); defaults to a slug of the name.")
+    key: Key | None = Field(None, description="Unique (409); defaults to the name transliterated to Latin "
+                            "(\"Сайт салона\" -> \"sait-salona\"), with -2, -3... added when taken.")
     is_active: StrictBool = True
     allowed_origins: Origins = None
     thank_you_url: ThankYouUrl = None
@@ -209,12 +208,6 @@ def new_webhook_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def slugify(name: str) -> str:
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:64].strip("-")
-    return slug or "source"
-
-
 def list_sources(session: Session, page: int, per_page: int) -> Page:
     return paginate(session, select(Source).order_by(Source.name, Source.id), page, per_page)
 
@@ -267,12 +260,11 @@ def _taken_meanwhile() -> Conflict:
 
 
 def _unused_key(session: Session, name: str) -> str:
-    base = slugify(name)
+    base = key_from_name(name)
     key, n = base, 1
     while session.scalar(select(Source.id).where(Source.key == key)) is not None:
         n += 1
-        suffix = f"-{n}"
-        key = base[: 64 - len(suffix)] + suffix
+        key = numbered_key(base, n)
     return key
 
 

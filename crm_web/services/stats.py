@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..domain.local_time import today_starts_at
 from ..models import Contact, Operator
 
 
@@ -27,8 +28,9 @@ def queue_size(session: Session) -> int:
     ) or 0
 
 
-def overview_counts(session: Session) -> OverviewCounts:
-    midnight = datetime.combine(datetime.now(UTC).date(), time.min, tzinfo=UTC)
+def overview_counts(session: Session, zone: tzinfo = UTC, now: datetime | None = None) -> OverviewCounts:
+    """The overview's figures; "today" is the day of `zone` (the viewer's) that holds `now`."""
+    midnight = today_starts_at(zone, now or datetime.now(UTC))
     # Sums over the operators table: the maintained loads, not a scan of contacts.
     assigned, free, active = session.execute(
         select(

@@ -3,7 +3,8 @@
 Definitions (also stated on the page and in docs/pages.md):
 
 - An operator **received** a contact in the period when the contact is
-  assigned to it now and its `assigned_at` falls in the period (UTC days).
+  assigned to it now and its `assigned_at` falls in the period (days of the
+  viewer's zone, as UTC bounds).
   The report reads contacts as they are now: a contact taken back and
   assigned again counts for its current operator, from its latest
   assignment (`first_opened_at` is cleared on every assignment).
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, tzinfo
 
 from sqlalchemy import (
     CompoundSelect,
@@ -126,10 +127,10 @@ class TeamReport:
         return [row for row in self.operators if row.figures.received]
 
 
-def parse_period(session: Session, args: Mapping[str, str], today: date) -> Period:
+def parse_period(session: Session, args: Mapping[str, str], today: date, zone: tzinfo = UTC) -> Period:
     """`from` and `to` read as the fairness report reads them (defaults, limits); raises ValidationError."""
     period_args = {name: args.get(name) or "" for name in ("from", "to")}
-    return reports.parse_filters(session, period_args, today).period
+    return reports.parse_filters(session, period_args, today, zone).period
 
 
 def team_report(session: Session, period: Period) -> TeamReport:

@@ -17,6 +17,7 @@ from ..services.audit_queries import SUBJECT_TYPES, AuditFilters, existing_subje
 from . import bp
 from .access import supervisor_required
 from .forms import OUTCOME_LABELS, BoundedIntegerField, CrmForm
+from .local_time import viewer_zone
 from .pages import PER_PAGE, after_arg, render_form
 
 # Offered in the action filter; any other prefix may be typed.
@@ -114,6 +115,7 @@ def audit():
         subject_id=form.subject_id.data,
         date_from=form.date_from.data,
         date_to=form.date_to.data,
+        zone=viewer_zone(),
     )
     page = list_events(db.session, filters, PER_PAGE, after_arg())
     args = {name: value for name, value in request.args.items(multi=False)

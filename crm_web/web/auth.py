@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
-from wtforms import EmailField, PasswordField
+from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
 
 from ..core.extensions import db
@@ -15,13 +15,14 @@ from ..services.user_sessions import end_session, start_session
 from ..services.users import SigninFailed, SigninThrottled, sign_in
 from . import bp
 from .access import SESSION_TOKEN, session_lifetime, signin_throttle
-from .forms import CrmForm
+from .forms import CrmForm, EmailAddressField
 from .pages import safe_next
 
 
 class LoginForm(CrmForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=320)],
-                       render_kw={"autocomplete": "username"})
+    # "username": what password managers fill in beside the password.
+    email = EmailAddressField(_l("Email"), validators=[DataRequired(), Length(max=320)],
+                              render_kw={"autocomplete": "username"})
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)],
                              render_kw={"autocomplete": "current-password"})
 

@@ -33,7 +33,7 @@ from ..services.sources import all_sources
 from . import bp
 from .access import signed_in_user, staff_required
 from .audit import present
-from .forms import OUTCOME_LABELS, CrmForm, apply_errors, submitted_or_400
+from .forms import OUTCOME_LABELS, CrmForm, EmailAddressField, PhoneField, apply_errors, submitted_or_400
 from .pages import (
     PER_PAGE,
     assignable_operators,
@@ -49,8 +49,8 @@ from .validators import id_value
 class IntakeForm(CrmForm):
     source_id = SelectField(_l("Source"), coerce=id_value, validators=[InputRequired()])
     external_id = StringField(_l("External id"), validators=[Optional(), Length(max=255)])
-    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=64)])
-    email = StringField(_l("Email"), validators=[Optional(), Length(max=320)])
+    phone = PhoneField(_l("Phone"), validators=[Optional(), Length(max=64)])
+    email = EmailAddressField(_l("Email"), validators=[Optional(), Length(max=320)])
     name = StringField(_l("Name"), validators=[Optional(), Length(max=255)])
     message = TextAreaField(_l("Message"), validators=[Optional(), Length(max=10_000)])
 

@@ -9,7 +9,7 @@ from typing import TypeVar
 from flask import abort
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField
+from wtforms import EmailField, IntegerField, TelField
 
 from ..domain.errors import ServiceError, ValidationError
 from ..services.validation import MAX_ID
@@ -62,6 +62,27 @@ class BoundedIntegerField(IntegerField):
         except ValueError as exc:
             self.data = None
             raise ValueError(self.gettext(OUT_OF_RANGE) % {"min": self.min, "max": self.max}) from exc
+
+
+def _typed_as(kind: str, kwargs: dict) -> dict:
+    """`autocomplete` and `inputmode` of a phone or email input; a field's own render_kw wins."""
+    own = kwargs.get("render_kw") or {}
+    return {**kwargs, "render_kw": {"autocomplete": kind, "inputmode": kind, **own}}
+
+
+class PhoneField(TelField):
+    """A phone as typed (`type="tel"`): the phone keypad and the browser's saved numbers; the
+    number itself is checked by the domain, as from the webhook."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, **_typed_as("tel", kwargs))
+
+
+class EmailAddressField(EmailField):
+    """An email as typed (`type="email"`): the keyboard with @ and the browser's saved addresses."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, **_typed_as("email", kwargs))
 
 
 class EmptyForm(CrmForm):

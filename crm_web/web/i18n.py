@@ -36,6 +36,11 @@ def select_locale() -> str:
     chosen = _user_locale() or request.cookies.get(LOCALE_COOKIE)
     if chosen in SUPPORTED_LOCALES:
         return chosen
+    return browser_locale()
+
+
+def browser_locale() -> str:
+    """The browser's Accept-Language, q-values honoured (`ru-RU` is Russian), else English."""
     return request.accept_languages.best_match(SUPPORTED_LOCALES) or SUPPORTED_LOCALES[0]
 
 

@@ -46,7 +46,9 @@ def operators():
 @supervisor_required
 def new_operator():
     create = partial(service.create_operator, db.session)
-    return _form_page(OperatorForm(), create, N_("Operator %(name)s created."), operator=None)
+    # A new operator gets nothing until they have a sign-in and weights: their page says how (next steps).
+    return _form_page(OperatorForm(), create, N_("Operator %(name)s created."), operator=None,
+                      landing=lambda saved: url_for("web.edit_operator", operator_id=saved.id))
 
 
 @bp.route("/operators/<int:operator_id>/edit", methods=["GET", "POST"])
@@ -80,10 +82,16 @@ def toggle_operator(operator_id: int):
     return toggle_active(operator, service.update_operator, OPERATOR_FLASHES, back="web.operators")
 
 
-def _form_page(form: OperatorForm, save: Callable[[dict], Operator], done: str, operator: Operator | None):
+def _form_page(
+    form: OperatorForm,
+    save: Callable[[dict], Operator],
+    done: str,
+    operator: Operator | None,
+    landing: Callable[[Operator], str] | None = None,
+):
     """The create and the edit page: a valid post goes through `save` (the service), flashes `done`
-    (its %(name)s: the name as saved) and returns to the list; else the form again, with the
-    service's errors on it."""
+    (its %(name)s: the name as saved) and goes to `landing` (default: the list); else the form again,
+    with the service's errors on it. The edit page also shows what the operator still lacks."""
     if form.validate_on_submit():
         try:
             saved = save(_operator_data(form))
@@ -91,8 +99,9 @@ def _form_page(form: OperatorForm, save: Callable[[dict], Operator], done: str, 
             apply_errors(form, exc, conflict_field="name")
         else:
             flash(_(done, name=saved.name), "success")
-            return redirect(url_for("web.operators"), code=303)
-    return render_form("operators/form.html", form, operator=operator)
+            return redirect(landing(saved) if landing else url_for("web.operators"), code=303)
+    setup = service.operator_setup(db.session, operator.id) if operator else None
+    return render_form("operators/form.html", form, operator=operator, setup=setup)
 
 
 def _operator_data(form: OperatorForm) -> dict:

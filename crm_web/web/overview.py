@@ -11,12 +11,13 @@ from ..services.operators import all_operators
 from ..services.stats import overview_counts
 from . import bp
 from .access import staff_required
+from .local_time import viewer_zone
 
 
 @bp.get("/")
 @staff_required
 def overview():
-    counts = overview_counts(db.session)
+    counts = overview_counts(db.session, viewer_zone())
     oldest = list_contacts(db.session, ContactFilters(status="unassigned"), 1, 5)
     mine = None
     if current_user.operator_id:

@@ -7,14 +7,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
+from markupsafe import Markup, escape
 from wtforms import HiddenField
 from wtforms.validators import InputRequired, Optional
 
 from ..core.extensions import db
+from ..domain.coverage import Gap
 from ..domain.errors import Conflict, ValidationError
 from ..services import contacts as service
 from ..services.contacts import ContactFilters
-from ..services.drain import drain_queue
+from ..services.drain import drain_queue, queue_weight_gaps
 from ..services.operators import get_operator
 from ..services.stats import queue_size
 from . import bp
@@ -25,6 +27,8 @@ from .validators import MAX_PAGE
 
 # One click hands out at most this many (a request must stay short); click again for more.
 PAGE_DRAIN_LIMIT = 1000
+# Operators named when nothing could be distributed; the rest are counted.
+GAPS_SHOWN = 5
 
 
 class AssignForm(CrmForm):
@@ -51,6 +55,7 @@ def queue():
 @staff_required
 def assign_contact(contact_id: int):
     form = AssignForm()
+    took = False
     if not form.validate_on_submit():
         message = (form.operator_id.errors or form.page.errors or [_("Choose an operator.")])[0]
         category = "error"
@@ -62,13 +67,23 @@ def assign_contact(contact_id: int):
         except (Conflict, ValidationError) as exc:
             message, category = _assign_error(exc, contact_id, operator_id), "error"
         else:
-            if operator_id == current_user.operator_id:
+            took = operator_id == current_user.operator_id
+            if took:
                 message = _("You took contact #%(id)s.", id=contact_id)
             else:
                 message = _(
                     "Contact #%(id)s assigned to %(name)s.", id=contact_id, name=contact.operator.name
                 )
             category = "success"
+    if took:
+        # Who takes a contact works on it next: straight to its page (htmx: a full navigation).
+        flash(message, category)
+        target = url_for("web.contact", contact_id=contact_id)
+        if wants_fragment():
+            response = make_response("", 204)
+            response.headers["HX-Redirect"] = target
+            return response
+        return redirect(target, code=303)
     if wants_fragment():
         return _fragment(form.page.data or 1, message, category)
     flash(message, category)
@@ -93,12 +108,41 @@ def drain():
             ),
             "success",
         )
+    elif gaps := queue_weight_gaps(db.session):
+        flash(_("No contact could be distributed; %(left)d still in the queue.", left=left), "error")
+        for gap in gaps[:GAPS_SHOWN]:
+            flash(_gap_message(gap), "warning")
+        if len(gaps) > GAPS_SHOWN:
+            more = len(gaps) - GAPS_SHOWN
+            flash(ngettext("%(num)d more operator has free places but no weights for them.",
+                           "%(num)d more operators have free places but no weights for them.", more),
+                  "warning")
     else:
         flash(
             _("Nobody with free capacity for the queued contacts; %(left)d still in the queue.", left=left),
             "error",
         )
     return redirect(url_for("web.queue"), code=303)
+
+
+def _gap_message(gap: Gap) -> Markup:
+    """Who is free but has no weight for which waiting sources, each linked to its weight table."""
+    operator = gap.operator
+    links = Markup(", ").join(
+        Markup('<a href="{}#weight-{}">{}</a>').format(
+            url_for("web.weights", source_id=source.id), operator.id, _("“%(name)s”", name=source.name)
+        )
+        for source in gap.sources
+    )
+    # The catalog's text is ours; every value put into it is escaped first.
+    return Markup(ngettext(
+        "%(name)s has free places (%(free)s of %(max)s) but no weight for %(sources)s; "
+        "add the operator to its weight table.",
+        "%(name)s has free places (%(free)s of %(max)s) but no weight for %(sources)s; "
+        "add the operator to their weight tables.",
+        len(gap.sources),
+        name=escape(operator.name), free=operator.free, max=operator.max_load, sources=links,
+    ))
 
 
 def _assign_error(exc: Exception, contact_id: int, operator_id: int) -> str:

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from ..core.extensions import db
 from ..domain import fairness
 from ..domain.errors import ValidationError
+from ..domain.local_time import local_today
 from ..domain.outcomes import OUTCOMES
 from ..services import reports as service
 from ..services import team_report as team_service
@@ -32,15 +33,16 @@ from .charts import (
 )
 from .forms import OUTCOME_LABELS
 from .i18n import translate
+from .local_time import viewer_zone
 
 
 @bp.get("/reports/distribution")
 @supervisor_required
 def distribution_report():
-    now = datetime.now(UTC)
+    now, zone = datetime.now(UTC), viewer_zone()
     sources = all_sources(db.session)
     try:
-        filters = service.parse_filters(db.session, request.args, now.date())
+        filters = service.parse_filters(db.session, request.args, local_today(zone, now), zone)
     except ValidationError as exc:
         errors = {name: [translate(m) for m in messages] for name, messages in exc.fields.items()}
         return render_template(
@@ -144,9 +146,10 @@ OUTCOME_CSS = {outcome: f"bar-outcome-{outcome}" for outcome in OUTCOMES}
 @bp.get("/reports/team")
 @supervisor_required
 def team_report():
-    today = datetime.now(UTC).date()
+    zone = viewer_zone()
     try:
-        period = team_service.parse_period(db.session, request.args, today)
+        today = local_today(zone, datetime.now(UTC))
+        period = team_service.parse_period(db.session, request.args, today, zone)
     except ValidationError as exc:
         errors = {name: [translate(m) for m in messages] for name, messages in exc.fields.items()}
         return render_template(

@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Flask, url_for
+from flask import Flask, current_app, url_for
 from flask_babel import Babel, format_datetime, format_decimal, format_timedelta
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..core.extensions import db
+from ..domain.phone_display import display_phone
 from ..services.preferences import SUPPORTED_LOCALES
 from .access import configure_login
 from .i18n import LANGUAGE_NAMES, compile_catalogs, select_locale
 from .live import PATH as LIVE_PATH
 from .live import POLL_MS, configure_live, page_live_state, ticket_for
+from .local_time import select_timezone, zone_data
 
 __all__ = ["SUPPORTED_LOCALES", "babel", "configure_web", "select_locale"]
 
@@ -28,7 +30,7 @@ def configure_web(app: Flask) -> None:
 
     compile_catalogs(TRANSLATIONS)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     configure_login(app)
     app.register_blueprint(bp)
     configure_live(app)
@@ -38,6 +40,7 @@ def configure_web(app: Flask) -> None:
         ago=_ago,
         waited=_waited,
         translated=_translated,
+        phone=lambda value: display_phone(value) if value else "",
     )
 
     @app.context_processor
@@ -47,6 +50,7 @@ def configure_web(app: Flask) -> None:
         data = {
             "current_locale": str(get_locale() or "en"),
             "languages": [(code, LANGUAGE_NAMES[code]) for code in SUPPORTED_LOCALES],
+            **zone_data(),
         }
         try:
             if current_user.is_authenticated:
@@ -57,6 +61,7 @@ def configure_web(app: Flask) -> None:
                     "renew": url_for("web.live_ticket"),
                     "state": state.as_json(),
                     "interval": POLL_MS,
+                    "stream": current_app.config["CRM_LIVE_STREAM_URL"],
                 }
         except SQLAlchemyError:  # an error page must render even without a database
             db.session.rollback()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, PasswordField, SelectChoice, SelectField
+from wtforms import PasswordField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Length
 
 from ..core.extensions import db
@@ -16,7 +16,7 @@ from ..services.users import MIN_PASSWORD
 from ..services.validation import MAX_ID
 from . import bp
 from .access import signed_in_user, supervisor_required
-from .forms import CrmForm, EmptyForm, apply_errors, submitted_or_400
+from .forms import CrmForm, EmailAddressField, EmptyForm, apply_errors, submitted_or_400
 from .pages import render_form
 from .validators import int_in
 
@@ -24,7 +24,7 @@ NO_OPERATOR = 0
 
 
 class UserForm(CrmForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=320)])
+    email = EmailAddressField(_l("Email"), validators=[DataRequired(), Length(max=320)])
     role = SelectField(
         _l("Role"),
         choices=[SelectChoice("operator", _l("Operator")), SelectChoice("supervisor", _l("Supervisor"))],
@@ -45,9 +45,14 @@ def users():
 @supervisor_required
 def new_user():
     form = UserForm()
+    operators = all_operators(db.session)
     form.operator_id.choices = [SelectChoice(NO_OPERATOR, _("— none —"))] + [
-        SelectChoice(op.id, op.name) for op in all_operators(db.session)
+        SelectChoice(op.id, op.name) for op in operators
     ]
+    # ?operator_id=N (the operator's next steps): that operator's own sign-in, preselected.
+    preselected = request.args.get("operator_id", type=int)
+    if not form.is_submitted() and any(op.id == preselected for op in operators):
+        form.operator_id.data, form.role.data = preselected, "operator"
     if form.validate_on_submit():
         try:
             user = service.create_user(

@@ -7,7 +7,7 @@ URL, a 303 to it (or a small error page) instead of JSON.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, redirect, render_template, request
+from flask import Blueprint, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..api.serializers import intake_body
@@ -15,10 +15,11 @@ from ..core.errors import error_response
 from ..core.extensions import db, limiter
 from ..core.request_context import set_request_actor
 from ..domain.errors import NotFound
-from ..services.deliveries import record_alone, recorded
+from ..services import deliveries
 from ..services.intake import IdempotencyKeyReused, WebhookSource, WrongToken, register_contact
 from ..services.site_forms import site_form, site_form_of
 from .reading import FORM_TYPES, Incoming, Reader
+from .visitor import page_for_visitor
 
 bp = Blueprint("webhooks", __name__)
 
@@ -73,7 +74,9 @@ def receive(source_key: str):
     if result is None:
         _record(reader, _status(reader.answer))
         return reader.answer
-    _recorded(reader)
+    if reader.stored_delivery is not None:
+        status, contact_id = (200, None) if result.replayed else (reader.stored_status, result.contact.id)
+        deliveries.later(db.engine, reader.source_id, status, reader.stored_delivery, contact_id)
     if reader.vk:
         return reader.answer  # "ok", stored or repeated
     # Built after the commit, not while SQLite's writer turn is held.
@@ -82,23 +85,10 @@ def receive(source_key: str):
 
 
 def _record(reader: Reader, status: int) -> None:
-    """The source's delivery row for a request that stored nothing (a stored one is the intake's)."""
+    """The source's delivery row for a request that stored nothing."""
     if reader.source_id is None or reader.delivery is None:
         return  # the source or the token was refused first
-    try:
-        record_alone(db.engine, reader.source_id, status, reader.delivery)
-    except SQLAlchemyError:  # the request's answer does not depend on it
-        current_app.logger.warning("webhook: could not record the delivery", exc_info=True)
-        return
-    _recorded(reader)
-
-
-def _recorded(reader: Reader) -> None:
-    """After the request's transaction: now and then, the source's older deliveries dropped."""
-    try:
-        recorded(db.engine, reader.source_id)
-    except SQLAlchemyError:  # the request's answer does not depend on it
-        current_app.logger.warning("webhook: could not drop older deliveries", exc_info=True)
+    deliveries.later(db.engine, reader.source_id, status, reader.delivery)
 
 
 def _status(answer) -> int:
@@ -121,7 +111,7 @@ def for_browsers(response):
         return response
     settings = _site_form()
     if settings is not None and page and settings.thank_you_url:
-        response = _page_for_visitor(response, settings.thank_you_url)
+        response = page_for_visitor(response, settings.thank_you_url)
     response.vary.add("Origin")
     if settings is None:
         return response
@@ -152,39 +142,3 @@ def _site_form():
         db.session.rollback()
         current_app.logger.warning("webhook: could not read the site form settings", exc_info=True)
         return None
-
-
-def _page_for_visitor(response, thank_you_url: str):
-    """What a person who pressed "Send" on a site should see instead of JSON."""
-    if response.status_code in (200, 201):
-        return redirect(thank_you_url, code=303)
-    if response.status_code < 400 or response.mimetype != "application/json":
-        return response
-    error = (response.get_json(silent=True) or {}).get("error") or {}
-    message = error.get("message", "")
-    details = [
-        f"{field}: {text}"
-        for field, texts in (error.get("fields") or {}).items()
-        for text in texts
-        if text != message
-    ]
-    page = current_app.make_response(
-        render_template(
-            "webhooks/error.html",
-            status=response.status_code,
-            message=message,
-            details=details,
-            back_url=_back_url(),
-        )
-    )
-    page.status_code = response.status_code
-    for header in ("Retry-After", "Vary"):
-        if header in response.headers:
-            page.headers[header] = response.headers[header]
-    return page
-
-
-def _back_url() -> str | None:
-    """The page the form was on, if the browser said so (it usually does)."""
-    referrer = request.referrer or ""
-    return referrer if referrer.startswith(("https://", "http://")) else None

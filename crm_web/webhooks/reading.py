@@ -109,6 +109,7 @@ class Reader:
         self.answer = None
         self.source_id: int | None = None
         self.delivery: Delivery | None = None  # what to record when nothing is stored
+        self.stored_delivery: Delivery | None = None  # ... and when a contact is stored (or replayed)
         self.vk = False
         self.stored_status = 201  # the answer's status when a contact is stored
         self.source: IntakeSource | None = None  # as the intake read it (its browser settings too)
@@ -142,7 +143,7 @@ class Reader:
             self.answer = error_response(422, exc.message, "validation_error", exc.fields)
             return None
         recognised = {name: name for name in INTAKE_FIELDS if fields.get(name) not in (None, "")}
-        delivery = Delivery(recognised=recognised, body=self.delivery.body)
+        delivery = self.stored_delivery = Delivery(recognised=recognised, body=self.delivery.body)
         return Submission(data, self.idempotency_key, delivery=delivery)
 
     def _site_form(self, source: IntakeSource) -> Submission | None:
@@ -187,7 +188,7 @@ class Reader:
 
     def _submission(self, reading, key: str | None) -> Submission:
         extras = FormExtras(reading.form_fields, reading.utm, reading.page_url, list(reading.warnings))
-        delivery = Delivery(
+        delivery = self.stored_delivery = Delivery(
             recognised=reading.recognised,
             kept=list(reading.form_fields),
             warnings=list(reading.warnings),

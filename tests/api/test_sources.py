@@ -86,6 +86,14 @@ def test_create_without_key_derives_a_url_safe_unique_key(api, client):
     assert all(key and key.isascii() and all(ch.isalnum() or ch in "-_" for ch in key) for key in keys)
 
 
+def test_create_without_key_transliterates_a_cyrillic_name(api, client):
+    first = as_json(api.post("/sources", {"name": "Сайт салона"}), 201)
+    assert first["key"] == "sait-salona"
+    assert as_json(api.post("/sources", {"name": "Сайт салона e982"}), 201)["key"] == "sait-salona-e982"
+    assert as_json(api.post("/sources", {"name": "Сайт-салона"}), 201)["key"] == "sait-salona-2"
+    assert webhook(client, "sait-salona", first["webhook_token"]).status_code == 201
+
+
 def test_create_inactive_source(api, client):
     created = as_json(api.post("/sources", {"name": "Old", "is_active": False}), 201)
     assert created["is_active"] is False

@@ -83,8 +83,14 @@ def test_supervisor_creates_operators_and_a_source_and_fills_its_weights(
         page.get_by_role("textbox", name="Name", exact=True).fill(name)
         page.get_by_label("Maximum load").fill("1")
         page.get_by_role("button", name="Save").click()
-        expect(page).to_have_url(re.compile(r"/operators$"))
+        # The new operator's page, saying what they still need before contacts reach them.
+        expect(page).to_have_url(re.compile(r"/operators/\d+/edit$"))
         expect(flash(page)).to_have_text(f"Operator {name} created.")
+        steps = page.locator("article.next-steps")
+        expect(steps).to_contain_text(f"Next steps for {name}")
+        expect(steps.get_by_role("button", name="Create their sign-in")).to_be_visible()
+        expect(steps).to_contain_text("There are no sources yet.")
+    page.goto("/operators")
     expect(page.locator("tbody tr")).to_have_count(2)
     for name in ("Anna", "Boris"):
         expect(row_of(page, name)).to_contain_text("active")
@@ -245,14 +251,15 @@ def test_operator_user_sees_a_new_contact_appear_in_the_queue_and_takes_it(
     assert_same_document(page)
 
     row.get_by_role("button", name="Take").click()  # one click, no confirmation
-    expect(page.locator("#queue-message")).to_have_text(f"You took contact #{contact_id}.")
-    expect(row).to_have_count(0)
+    # She lands on the contact she took, to work on it.
+    expect(page).to_have_url(re.compile(rf"/contacts/{contact_id}$"))
+    expect(page.locator("#flashes")).to_contain_text(f"You took contact #{contact_id}.")
+    expect(page.locator("dd.contact-name")).to_contain_text("Maria")
     expect(page.locator("#queue-badge")).to_have_text("0")
-    assert_same_document(page)
 
     nav(page).get_by_role("link", name="My contacts").click()
     expect(page).to_have_url(re.compile(r"/my$"))
     mine = row_of(page, f"#{contact_id}")
     expect(mine).to_contain_text("Maria")
-    expect(mine).to_contain_text("+79991234567")
+    expect(mine).to_contain_text("+7 999 123-45-67")
     expect(page.locator(".availability .load-text")).to_have_text("1 / 3")

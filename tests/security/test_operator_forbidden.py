@@ -76,6 +76,8 @@ OPEN = {
     ("web.live_ticket", "GET"),
     ("web.change_password", "GET"),
     ("web.change_password", "POST"),
+    ("web.account_timezone", "GET"),
+    ("web.account_timezone", "POST"),
     ("web.tokens", "GET"),
     ("web.issue_token", "POST"),
     ("web.revoke_token", "POST"),

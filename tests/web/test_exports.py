@@ -6,7 +6,7 @@ import csv
 import io
 import re
 import tracemalloc
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, update
@@ -78,7 +78,7 @@ def test_contacts_export_headers_bom_header_row_and_iso_dates(client, sign_in, c
     assert response.mimetype == "text/csv"
     assert response.mimetype_params["charset"] == "utf-8"
     assert response.headers["Content-Disposition"] == (
-        f'attachment; filename="contacts-{date.today().isoformat()}.csv"'
+        f'attachment; filename="contacts-{datetime.now(UTC).date().isoformat()}.csv"'  # the viewer's today
     )
     assert response.headers["Cache-Control"] == "no-store"
     raw = response.get_data()
@@ -172,7 +172,8 @@ def test_leads_export_finds_what_the_search_finds(client, sign_in, contacts, app
     sign_in()
     listed = list_ids(client.get("/leads", query_string={"q": q}).get_data(as_text=True), "leads")
     response = client.get("/leads/export.csv", query_string={"q": q})
-    assert response.headers["Content-Disposition"] == f'attachment; filename="leads-{date.today()}.csv"'
+    today = datetime.now(UTC).date()  # the viewer's (the tests' zone is UTC)
+    assert response.headers["Content-Disposition"] == f'attachment; filename="leads-{today}.csv"'
     rows = rows_of(response)
     assert [int(r["id"]) for r in rows] == listed
 
@@ -306,12 +307,108 @@ def test_formula_like_form_data_gets_an_apostrophe(client, sign_in, contacts, ap
     assert row["warnings"] == "'-bad"
 
 
-def test_the_column_names_are_the_same_in_every_language(client, sign_in, contacts):
+# --- the reader's language and time zone (contract §5) ---------------------------------------------
+
+RU = {"Accept-Language": "ru-RU,ru;q=0.9"}
+RU_CONTACT_HEADERS = (
+    "Номер", "Поступило", "Статус", "Источник", "Оператор", "Номер клиента", "Имя клиента", "Телефон клиента",
+    "Эл. почта клиента", "Внешний ID клиента", "Имя", "Сообщение", "Назначено", "Закрыто", "Итог", "Заметок",
+    "Последняя заметка", *UTM_COLUMNS, "Адрес страницы", "Другие поля формы", "Предупреждения",
+)
+RU_LEAD_HEADERS = (
+    "Номер", "Впервые", "Имя", "Телефон", "Эл. почта", "Внешний ID", "Обращения", "Последнее обращение",
+    *UTM_COLUMNS,
+)
+
+
+def semicolon_rows(response) -> list[dict]:
+    text = response.get_data(as_text=True)
+    assert text.startswith(BOM)
+    return list(csv.DictReader(io.StringIO(text[1:], newline=""), delimiter=";"))
+
+
+def set_created(app, contact_id: int, moment: datetime) -> None:
+    with app.app_context():
+        db.session.execute(update(Contact).where(Contact.id == contact_id).values(created_at=moment))
+        db.session.commit()
+        db.session.remove()
+
+
+def test_a_russian_reader_gets_semicolons_russian_headers_and_words_and_moscow_time(
+    client, sign_in, contacts, app
+):
+    app.config["CRM_TIMEZONE"] = "Europe/Moscow"
     sign_in()
-    ru = {"Accept-Language": "ru-RU,ru;q=0.9"}
-    assert "Выйти" in client.get("/contacts", headers=ru).get_data(as_text=True)  # the pages are in Russian
-    assert tuple(rows_of(client.get("/contacts/export.csv", headers=ru))[0]) == CONTACT_COLUMNS
-    assert tuple(rows_of(client.get("/leads/export.csv", headers=ru))[0]) == LEAD_COLUMNS
+    assert "Выйти" in client.get("/contacts", headers=RU).get_data(as_text=True)  # the pages are in Russian
+    response = client.get("/contacts/export.csv", headers=RU)
+    assert response.get_data(as_text=True).startswith(BOM + "Номер;Поступило;Статус;Источник;")
+    rows = {int(r["Номер"]): r for r in semicolon_rows(response)}
+    assert tuple(next(iter(rows.values()))) == RU_CONTACT_HEADERS  # utm_* named so in every language
+    closed = rows[contacts[0].id]
+    assert (closed["Статус"], closed["Итог"], closed["Оператор"]) == ("закрыто", "Выполнено", "Anna")
+    for column in ("Поступило", "Назначено", "Закрыто"):
+        assert closed[column].endswith("+03:00"), closed[column]
+        parsed = datetime.fromisoformat(closed[column])
+        assert abs(parsed - datetime.now(UTC)) < timedelta(minutes=5)
+    assert rows[contacts[3].id]["Статус"] == "не назначено"
+    assert rows[contacts[1].id]["Сообщение"] == 'Said "call me", tomorrow,\nafter 10'  # quoting as before
+    assert rows[contacts[2].id]["Имя"] == "'=HYPERLINK(\"http://evil\")"  # formulas neutralised as before
+    set_created(app, contacts[4].id, datetime(2026, 12, 4, 21, 30, tzinfo=UTC))
+    again = {int(r["Номер"]): r for r in semicolon_rows(client.get("/contacts/export.csv", headers=RU))}
+    assert again[contacts[4].id]["Поступило"] == "2026-12-05T00:30:00+03:00"
+
+    leads = client.get("/leads/export.csv", headers=RU)
+    assert tuple(semicolon_rows(leads)[0]) == RU_LEAD_HEADERS
+    assert semicolon_rows(leads)[0]["Впервые"].endswith("+03:00")
+
+
+def test_the_users_own_language_chooses_the_separator(client, sign_in, contacts, app):
+    from crm_web.services.preferences import set_locale
+
+    staff = sign_in()
+    with app.app_context():
+        set_locale(db.session, staff.user_id, "ru")
+        db.session.remove()
+    english_browser = {"Accept-Language": "en-US,en;q=0.9"}
+    assert client.get("/leads/export.csv", headers=english_browser).get_data(as_text=True).startswith(
+        BOM + "Номер;Впервые;"
+    )
+
+
+def test_an_english_reader_gets_commas_the_column_names_and_the_codes(client, sign_in, contacts, app):
+    app.config["CRM_TIMEZONE"] = "Europe/Moscow"
+    sign_in()
+    response = client.get("/contacts/export.csv", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert response.get_data(as_text=True).startswith(BOM + ",".join(CONTACT_COLUMNS) + "\r\n")
+    closed = next(r for r in rows_of(response) if r["id"] == str(contacts[0].id))
+    assert (closed["status"], closed["outcome"]) == ("closed", "done")
+    assert closed["created_at"].endswith("+03:00")
+
+
+def test_csv_times_carry_the_viewers_offset_at_their_time_of_year(client, sign_in, contacts, app):
+    from crm_web.services.preferences import set_timezone
+
+    set_created(app, contacts[0].id, datetime(2026, 7, 1, 12, 0, tzinfo=UTC))
+    set_created(app, contacts[1].id, datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
+    set_created(app, contacts[2].id, datetime(2012, 6, 1, 12, 0, tzinfo=UTC))  # Moscow was on UTC+4
+    staff = sign_in()
+
+    def created(zone: str) -> list[str]:
+        with app.app_context():
+            set_timezone(db.session, staff.user_id, zone)
+            db.session.remove()
+        rows = {int(r["id"]): r["created_at"] for r in rows_of(client.get("/contacts/export.csv"))}
+        return [rows[c.id] for c in contacts[:3]]
+
+    assert created("America/New_York") == [
+        "2026-07-01T08:00:00-04:00", "2026-12-01T07:00:00-05:00", "2012-06-01T08:00:00-04:00",
+    ]
+    assert created("Europe/Moscow") == [
+        "2026-07-01T15:00:00+03:00", "2026-12-01T15:00:00+03:00", "2012-06-01T16:00:00+04:00",
+    ]
+    assert created("Asia/Vladivostok") == [
+        "2026-07-01T22:00:00+10:00", "2026-12-01T22:00:00+10:00", "2012-06-01T23:00:00+11:00",
+    ]
 
 
 def test_a_leads_utm_columns_are_its_earliest_marked_contacts(

@@ -3,7 +3,9 @@
 import pytest
 from sqlalchemy import select
 
+from crm_web.core.extensions import db
 from crm_web.models import Contact, Operator
+from crm_web.services.sources import replace_distribution, update_source
 from tests.helpers import csrf_from
 
 
@@ -68,6 +70,46 @@ def test_duplicate_name_is_shown_on_the_field(client, sign_in, factory):
     assert response.status_code == 422
     assert "already exists" in response.get_data(as_text=True)
     assert factory.count("operators") == 1
+
+
+def test_a_new_operator_lands_on_their_page_with_next_steps(client, sign_in, factory, app):
+    night, day = factory.source("Night"), factory.source("Day")
+    off = factory.source("Old form")
+    factory._call(update_source, off.id, {"is_active": False})
+    sign_in("supervisor")
+    response = client.post("/operators/new", data={"name": "Clara", "max_load": "10", "is_active": "y",
+                                                   "csrf_token": form_token(client, "/operators/new")})
+    with app.app_context():
+        clara = db.session.scalar(select(Operator).where(Operator.name == "Clara"))
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/operators/{clara.id}/edit"
+
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Operator Clara created." in html
+    assert "Next steps for Clara" in html
+    assert f'href="/users/new?operator_id={clara.id}"' in html
+    for source in (night, day):
+        assert f'href="/sources/{source.id}/weights#weight-{clara.id}"' in html
+    assert f"/sources/{off.id}/weights" not in html  # a disabled source takes nothing anyway
+
+
+def test_next_steps_show_only_what_is_left_and_go_when_done(client, sign_in, factory):
+    clara = factory.operator("Clara")
+    night = factory.source("Night", weights={clara: 1})
+    day = factory.source("Day")
+    sign_in("supervisor")
+    path = f"/operators/{clara.id}/edit"
+
+    html = client.get(path).get_data(as_text=True)
+    assert "Next steps for Clara" in html and "Already in: Night." in html
+    assert f"/sources/{day.id}/weights#" in html and f"/sources/{night.id}/weights#" not in html
+
+    factory.staff("operator", operator_id=clara.id, email="clara@example.com")
+    html = client.get(path).get_data(as_text=True)
+    assert "Signs in as clara@example.com." in html and "/users/new?" not in html
+
+    factory._call(replace_distribution, day.id, {clara.id: "2"})
+    assert "Next steps" not in client.get(path).get_data(as_text=True)
 
 
 def test_edit_operator(client, sign_in, factory, fetch):

@@ -250,14 +250,34 @@ def test_an_operator_user_sees_take_and_no_operator_list(client, sign_in, factor
     assert "Boris" not in html and "<select" not in html
 
 
-def test_an_operator_user_takes_a_contact_for_itself(client, sign_in, factory, queued, fetch):
+@pytest.mark.parametrize("htmx", [False, True])
+def test_an_operator_user_who_takes_a_contact_lands_on_it(client, sign_in, factory, queued, fetch, htmx):
     anna = factory.operator("Anna", max_load=3)
     sign_in("operator", operator_id=anna.id)
-    html = page(assign(client, queued[0].id, anna.id, htmx=True))
-    assert f"You took contact #{queued[0].id}." in html
+    response = assign(client, queued[0].id, anna.id, htmx=htmx, page="1")
+    target = f"/contacts/{queued[0].id}"
+    if htmx:  # htmx navigates the whole page there
+        assert response.status_code == 204
+        assert response.headers["HX-Redirect"] == target
+    else:
+        assert response.status_code == 303
+        assert response.headers["Location"] == target
     assert fetch(Contact, queued[0].id).operator_id == anna.id
+    html = page(client.get(target))
+    assert f"You took contact #{queued[0].id}." in html
     # ... and finds it among its own contacts.
-    assert f'href="/contacts/{queued[0].id}"' in page(client.get("/my"))
+    assert f'href="{target}"' in page(client.get("/my"))
+
+
+def test_a_take_that_fails_keeps_the_operator_user_on_the_queue(client, sign_in, factory, queued):
+    anna = factory.operator("Anna", max_load=3)
+    sign_in("operator", operator_id=anna.id)
+    assert assign(client, queued[0].id, anna.id).status_code == 303
+    response = assign(client, queued[0].id, anna.id, htmx=True)  # no longer in the queue
+    assert response.status_code == 200 and "HX-Redirect" not in response.headers
+    html = page(response)
+    assert "already taken or closed by someone else" in html
+    assert 'id="queue-rows"' in html
 
 
 def test_an_operator_user_may_not_assign_to_someone_else(client, sign_in, factory, queued, fetch):

@@ -47,6 +47,62 @@ def test_supervisor_distributes_the_queue_from_the_page(app, client, factory, si
     assert (operator_of(app, first.id), operator_of(app, second.id)) == (anna.id, None)
 
 
+def drain_page(client, csrf) -> str:
+    response = client.post("/queue/drain", data={"csrf_token": csrf("/queue")}, follow_redirects=True)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_when_nothing_is_distributed_the_page_names_who_is_free_without_a_weight(
+    app, client, factory, sign_in, csrf, make_contact
+):
+    anna = factory.operator("Anna", max_load=0)  # has the weight but no room
+    clara = factory.operator("Clara", max_load=10)
+    night = factory.source("Night", weights={anna: 1})
+    new_contact(make_contact, factory.source("Day", weights={clara: 1}))  # Clara: 1 of 10
+    waiting = new_contact(make_contact, night)
+    sign_in("supervisor")
+
+    html = drain_page(client, csrf)
+
+    assert "No contact could be distributed; 1 still in the queue." in html
+    link = f'<a href="/sources/{night.id}/weights#weight-{clara.id}">“Night”</a>'
+    assert (f"Clara has free places (9 of 10) but no weight for {link}; "
+            "add the operator to its weight table.") in html
+    assert "Anna has free places" not in html
+    assert operator_of(app, waiting.id) is None
+
+
+def test_free_operators_without_weights_are_named_at_most_five_and_escaped(
+    app, client, factory, sign_in, csrf, make_contact
+):
+    night, day = factory.source("Night"), factory.source("Day")
+    new_contact(make_contact, night), new_contact(make_contact, day)
+    factory.operator("<b>Zed</b>", max_load=10)
+    for n in range(4):
+        factory.operator(f"Op {n}", max_load=5)
+    factory.operator("Last", max_load=1)  # the sixth, fewest places: counted, not named
+    sign_in("supervisor")
+
+    html = drain_page(client, csrf)
+
+    assert html.count("has free places (") == 5
+    assert "&lt;b&gt;Zed&lt;/b&gt; has free places (10 of 10)" in html and "<b>Zed" not in html
+    assert "Last has free places" not in html
+    assert "1 more operator has free places but no weights for them." in html
+    assert (f'no weight for <a href="/sources/{day.id}/weights#weight-') in html
+    assert "add the operator to their weight tables." in html
+
+
+def test_when_nobody_has_free_places_the_page_says_so(app, client, factory, sign_in, csrf, make_contact):
+    anna = factory.operator("Anna", max_load=0)
+    new_contact(make_contact, factory.source("Night", weights={anna: 1}))
+    sign_in("supervisor")
+    html = drain_page(client, csrf)
+    assert "Nobody with free capacity for the queued contacts; 1 still in the queue." in html
+    assert "has free places" not in html
+
+
 def test_operators_may_not_distribute_and_csrf_is_required(app, client, factory, sign_in, csrf, make_contact):
     anna = factory.operator("Anna", max_load=5)
     source = factory.source("Site", weights={anna: 1})

@@ -141,6 +141,19 @@ def test_create_with_a_derived_key(client, sign_in, csrf, factory):
     assert factory.count("sources") == 1
 
 
+def test_a_cyrillic_name_gives_a_transliterated_key_numbered_when_taken(client, sign_in, csrf):
+    sign_in()
+    locations = []
+    for name in ("Сайт салона", "Сайт  салона!"):
+        response = client.post(
+            "/sources/new", data={"name": name, "key": "", "csrf_token": csrf("/sources/new")}
+        )
+        assert response.status_code == 303
+        locations.append(response.headers["Location"])
+    assert 'value="http://localhost/webhooks/sait-salona" readonly' in page(client.get(locations[0]))
+    assert 'value="http://localhost/webhooks/sait-salona-2" readonly' in page(client.get(locations[1]))
+
+
 def test_create_with_an_explicit_key(client, sign_in, csrf, fetch):
     sign_in()
     response = client.post(
@@ -204,6 +217,17 @@ def test_detail_shows_webhook_url_token_copy_buttons_and_example(client, sign_in
     # The new token needs a confirmation that says what happens.
     assert "stops working at once" in html
     assert f'action="/sources/{source.id}/token"' in html
+
+
+def test_detail_shows_the_weight_table_before_the_connection_help(client, sign_in, factory):
+    anna = factory.operator("Anna")
+    source = factory.source(name="Website form", weights={anna: "10"})
+    sign_in()
+    html = page(client.get(f"/sources/{source.id}"))
+    weights, webhook, connect = (html.index(f'<article id="{part}">') for part in ("weights", "webhook",
+                                                                                   "connect"))
+    assert weights < webhook < connect
+    assert html.index('href="#weights"') < html.index('href="#webhook"')  # the page's contents too
 
 
 def test_detail_uses_crm_public_url_when_set(app, client, sign_in, source):

@@ -121,6 +121,21 @@ def test_new_user_form_offers_every_operator(client, sign_in, factory):
     assert 'name="csrf_token"' in html
 
 
+def test_new_user_form_preselects_the_operator_given_in_the_address(client, sign_in, factory):
+    anna = factory.operator("Anna")
+    boris = factory.operator("Boris")
+    sign_in()
+    html = page(client.get(f"/users/new?operator_id={boris.id}"))
+    assert f'<option selected value="{boris.id}">Boris</option>' in html
+    assert '<option selected value="operator">' in html
+    assert html.count("<option selected") == 2
+    # An unknown or malformed operator preselects nothing.
+    for query in ("operator_id=999999", "operator_id=x"):
+        html = page(client.get(f"/users/new?{query}"))
+        assert f'<option value="{anna.id}">Anna</option>' in html
+        assert f'<option value="{boris.id}">Boris</option>' in html
+
+
 def test_create_a_supervisor(app, client, sign_in, csrf):
     sign_in()
     response = client.post(

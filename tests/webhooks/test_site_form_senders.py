@@ -51,7 +51,11 @@ def contacts(app):
 
 
 def deliveries(app, source):
+    """The source's delivery rows, once this process wrote what it holds (as the source's page does)."""
+    from crm_web.services.deliveries import flush
+
     with app.app_context():
+        flush(db.engine)
         rows = db.session.scalars(
             select(WebhookDelivery).where(WebhookDelivery.source_id == source.id).order_by(WebhookDelivery.id)
         ).all()
@@ -204,9 +208,7 @@ def test_a_wrong_token_leaves_no_delivery(app, client, factory):
 
 
 def test_each_source_keeps_its_last_50_deliveries(app, client, factory):
-    from crm_web.services.deliveries import PRUNE_EVERY, RECENT, forget_counts, recent_deliveries
-
-    forget_counts()  # what earlier tests' deliveries left in this process's counts
+    from crm_web.services.deliveries import PRUNE_EVERY, RECENT, recent_deliveries
     source = site_form(app, factory)
     other = factory.source("Other", key="other")
     configure(app, other, form_format="site_form")

@@ -7,11 +7,13 @@ contract's JSON answers; without a thank-you URL nothing changes.
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
+from crm_web.domain.phone_display import example_phone
 from crm_web.services.sources import update_source
-from tests.helpers import assert_error
+from tests.helpers import assert_error, csrf_from
 
 from .helpers import PHONE, assert_created, auth, rows, url
 
@@ -122,7 +124,7 @@ def test_errors_of_a_form_post_are_a_readable_page_with_the_status(client, facto
         assert "external_id, phone or email" in page  # the webhook's own message
         assert 'href="https://shop.example/contact"' in page  # back to the form
     if case == "bad_phone":
-        assert "phone:" in page
+        assert "<strong>Phone</strong>: Not a possible phone number." in page
 
 
 def test_the_error_page_escapes_what_the_visitor_sent(client, source):
@@ -144,6 +146,121 @@ def test_unknown_source_stays_json(client, source):
     response = client.post("/webhooks/unknown?token=x", data={"phone": PHONE},
                            headers={"Accept": BROWSER_ACCEPT})
     assert_error(response, 404)
+
+
+# --- the visitor's language and hints (contract §5) ----------------------------------------------
+
+RU_BROWSER = "ru-RU,ru;q=0.9,en;q=0.8"
+
+
+def lang(response) -> str:
+    match = re.search(r'<html lang="([^"]+)"', response.get_data(as_text=True))
+    assert match, "no <html lang>"
+    return match.group(1)
+
+
+@pytest.mark.parametrize(
+    "accept_language, expected",
+    [
+        (RU_BROWSER, "ru"),
+        ("en;q=0.5, ru;q=0.9", "ru"),  # q-values, not the order, decide
+        ("de-DE, ru;q=0.2", "ru"),  # the best language we have
+        ("en-US,en;q=0.9", "en"),
+        ("ru;q=0.1, en", "en"),
+        ("de-DE,fr;q=0.8", "en"),  # neither: English
+        (None, "en"),
+    ],
+)
+def test_the_error_page_speaks_the_visitors_accept_language(client, source, accept_language, expected):
+    headers = {"Accept-Language": accept_language} if accept_language else {}
+    response = form_post(client, source, {"phone": "12"}, **headers)
+    assert response.status_code == 422
+    assert lang(response) == expected
+    assert response.headers["Content-Language"] == expected
+    assert "Accept-Language" in response.headers["Vary"]
+    page = response.get_data(as_text=True)
+    if expected == "ru":
+        assert "Ваша заявка не отправлена" in page
+        assert "Проверьте введённые данные" in page
+        assert "<strong>Телефон</strong>: Такого номера телефона не бывает." in page
+        assert "Your request was not sent" not in page
+    else:
+        assert "Your request was not sent" in page
+        assert "Ваша заявка" not in page
+
+
+def test_the_webhooks_own_message_is_translated_for_a_russian_visitor(client, source):
+    response = form_post(client, source, {"name": "Иван"}, **{"Accept-Language": RU_BROWSER})
+    page = response.get_data(as_text=True)
+    assert "Укажите хотя бы одно из полей" in page
+    assert "Give at least one" not in page
+
+
+@pytest.mark.parametrize("staff_choice, browser, expected", [("ru", "en-US", "en"), ("en", RU_BROWSER, "ru")])
+def test_a_signed_in_staff_members_language_does_not_choose_the_visitors_page(
+    client, source, sign_in, staff_choice, browser, expected
+):
+    sign_in("supervisor")
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    assert client.post("/language", data={"csrf_token": token, "locale": staff_choice}).status_code == 303
+    response = form_post(client, source, {"phone": "12"}, **{"Accept-Language": browser})
+    assert response.status_code == 422
+    assert lang(response) == expected
+
+
+def test_an_unreadable_phone_gets_an_example_of_a_valid_one_in_the_regions_format(client, source):
+    example = example_phone("RU")
+    assert example.startswith("+7 9")  # as pages show phones: "+7 912 345-67-89"
+    english = form_post(client, source, {"phone": "12"}).get_data(as_text=True)
+    assert f"For example: {example}" in english
+    russian = form_post(client, source, {"phone": "12"}, **{"Accept-Language": RU_BROWSER})
+    assert f"Например: {example}" in russian.get_data(as_text=True)
+
+
+def test_the_example_phone_follows_crm_phone_region(app, client, source, monkeypatch):
+    monkeypatch.setitem(app.config, "CRM_PHONE_REGION", "GB")
+    page = form_post(client, source, {"phone": "12"}).get_data(as_text=True)
+    assert f"For example: {example_phone('GB')}" in page
+    assert example_phone("GB").startswith("+44 ")
+
+
+def test_an_unreadable_email_gets_an_example_address(client, source):
+    response = form_post(client, source, {"email": "nope"}, **{"Accept-Language": RU_BROWSER})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "<strong>Эл. почта</strong>" in page
+    assert "Например: name@example.com" in page
+    assert "Например: +7" not in page  # only the field that was refused
+
+
+def test_with_no_identifier_the_visitor_is_shown_a_phone_and_an_email_to_follow(client, source):
+    page = form_post(client, source, {"name": "Ivan"}).get_data(as_text=True)
+    assert f"For example: {example_phone('RU')}" in page
+    assert "For example: name@example.com" in page
+
+
+def test_json_answers_stay_english_whatever_the_browser_language(client, source):
+    ru = {"Accept-Language": RU_BROWSER}
+    json_error = form_post(client, source, {"phone": "12"}, "application/json", **ru)
+    assert_error(json_error, 422, fields={"phone"})
+    assert json_error.get_json()["error"]["fields"]["phone"] == ["Not a possible phone number."]
+    assert "Content-Language" not in json_error.headers
+
+
+def test_only_the_error_page_chooses_a_language(client, source, monkeypatch):
+    """The intake is the hot path: JSON answers and the 303 never parse Accept-Language."""
+    from crm_web.webhooks import visitor
+
+    chosen = []
+    real = visitor.browser_locale
+    monkeypatch.setattr(visitor, "browser_locale", lambda: chosen.append(1) or real())
+    ru = {"Accept-Language": RU_BROWSER}
+    assert form_post(client, source, {"phone": PHONE}, **ru).status_code == 303
+    assert_created(form_post(client, source, {"email": "a@example.com"}, "application/json", **ru))
+    assert client.post(url(source), json={"phone": "12"}, headers=auth(source, **ru)).status_code == 422
+    assert chosen == []
+    assert form_post(client, source, {"phone": "12"}, **ru).status_code == 422
+    assert chosen == [1]
 
 
 # --- setting the URL: API and staff form -------------------------------------------------------

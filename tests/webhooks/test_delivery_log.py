@@ -1,0 +1,74 @@
+"""Webhook deliveries are written apart from the intake, in batches (services/deliveries.py)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+
+from crm_web.core.extensions import db
+from crm_web.models import WebhookDelivery
+from crm_web.services import deliveries
+from tests.helpers import recorded_statements
+
+from .helpers import assert_created, post_json
+
+
+def rows(app, source_id: int) -> list[WebhookDelivery]:
+    with app.app_context():
+        found = db.session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.source_id == source_id).order_by(WebhookDelivery.id)
+        ).all()
+        db.session.expunge_all()
+        db.session.remove()
+    return found
+
+
+def test_the_intakes_transaction_writes_no_delivery_row(app, client, factory):
+    anna = factory.operator("Anna", max_load=5)
+    source = factory.source("Site", key="site", weights={anna: 1})
+    with recorded_statements(app) as log:
+        assert_created(post_json(client, source, {"phone": "+79990000041"}))
+    assert not [s for s in log.statements if "webhook_deliveries" in s]
+
+
+def test_the_processes_writer_writes_a_delivery_within_a_second(app, client, factory):
+    source = factory.source("Site", key="site")
+    contact_id = post_json(client, source, {"phone": "+79990000042"}).get_json()["contact"]["id"]
+    deadline = time.monotonic() + deliveries.FLUSH_EVERY + 1
+    while not rows(app, source.id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (row,) = rows(app, source.id)
+    assert (row.status, row.contact_id) == (201, contact_id)
+
+
+def test_a_refused_request_is_a_delivery_too(app, client, factory):
+    source = factory.source("Site", key="site")
+    assert post_json(client, source, {"phone": "call me"}).status_code == 422
+    with app.app_context():
+        deliveries.flush(db.engine)
+    assert [(r.status, r.contact_id) for r in rows(app, source.id)] == [(422, None)]
+
+
+def test_a_row_whose_contact_is_gone_is_kept_without_it(app, client, factory):
+    source = factory.source("Site", key="site")
+    contact_id = post_json(client, source, {"phone": "+79990000043"}).get_json()["contact"]["id"]
+    with app.app_context():
+        deliveries.later(db.engine, source.id, 201, deliveries.Delivery(body="gone"), contact_id + 1000)
+        assert deliveries.flush(db.engine) >= 1
+    assert [(r.body, r.contact_id) for r in rows(app, source.id)][-1] == ("gone", None)
+    assert rows(app, source.id)[0].contact_id == contact_id  # the batch's other rows as they were
+
+
+def test_a_worker_that_exits_writes_what_it_holds(app, factory, monkeypatch):
+    import runpy
+
+    from tests.live_server import ROOT
+
+    source = factory.source("Site", key="site")
+    with app.app_context():
+        deliveries.later(db.engine, source.id, 422, deliveries.Delivery(body="last words"))
+    monkeypatch.setenv("CRM_SERVING", "1")  # gunicorn.conf.py sets it: undone after the test
+    hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    hooks["worker_exit"](None, None)
+    assert [r.body for r in rows(app, source.id)] == ["last words"]
