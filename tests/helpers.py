@@ -5,9 +5,8 @@ Fixtures are in tests/conftest.py; what a test imports is here.
 
 from __future__ import annotations
 
-import threading
-
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
