@@ -88,6 +88,7 @@ class User:
     live_url: str = ""
     state: dict = field(default_factory=dict)
     interval: float = 1.5
+    spread: float = 0.0  # the page fetches its rows a random moment within this after a change
 
 
 def sign_in(base: str, email: str) -> User:
@@ -105,6 +106,7 @@ def sign_in(base: str, email: str) -> User:
     user.live_url = attributes["data-live"]
     user.state = json.loads(attributes["data-live-state"])
     user.interval = int(attributes["data-live-interval"]) / 1000
+    user.spread = int(attributes["data-live-spread"]) / 1000
     return user
 
 
@@ -157,6 +159,7 @@ class Pages:
             if status == 200:
                 answer = json.loads(body.decode())
                 if answer["v"].split("~")[0] != version.split("~")[0]:
+                    await asyncio.sleep(random.random() * user.spread)
                     await get(self.port, "/queue", user.cookie, htmx=True)  # hx-get of the rows
                     self.fetches += 1
                     posted = self.posted.get(answer["v"].split("~")[0])
@@ -194,6 +197,7 @@ class Pages:
                 self.polls += 1
                 answer = json.loads(event[6:])
                 if answer["v"].split("~")[0] != version.split("~")[0]:
+                    await asyncio.sleep(random.random() * user.spread)
                     await get(self.port, "/queue", user.cookie, htmx=True)  # hx-get of the rows
                     self.fetches += 1
                     posted = self.posted.get(answer["v"].split("~")[0])

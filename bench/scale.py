@@ -11,8 +11,10 @@ at a time against the server:
   intake (new and returning client), the queue page, the contacts list
   (first page and a deep page 90 % down the list by ?after=; the same page
   by ?page=, i.e. OFFSET, is printed for reference), the same through the
-  API, lead search by phone and by email, a lead page, and the team report
-  (/reports/team) for the last 30 and 365 days,
+  API, lead search by phone and by email, a lead page, the team report
+  (/reports/team) for the last 30 and 365 days, and the search box (`q`) of
+  /leads and /contacts: a name, a Cyrillic name in another case, 4 and 7
+  phone digits, a part of an email, a word of a message,
 
 and prints each median against the same request at 1,000 contacts. The team
 report reads every contact assigned in its period (about 41,000 in 30 days
@@ -72,6 +74,12 @@ PER_PAGE = 50
 TARGET_RATIO = 1.2
 # Requests that read every contact of a period: timed, without a 1k/1M target.
 PERIOD_READS = ("team report, 30 days", "team report, 365 days")
+# The search box: a median under SEARCH_TARGET_MS at the large size (docs/performance.md, "Search").
+SEARCH_TARGET_MS = 50
+# Every fourth lead has a Russian name (with ё: the search reads it as е); one contact in 1,000 a
+# message with a word of its own, each word in 1 of 5,000 contacts: what a search picks out.
+RUSSIAN_NAMES = ("Анна Семёнова", "Пётр Лебедев", "Ольга Смирнова", "Алёна Котова")
+MESSAGE_WORDS = ("invoice", "contract", "delivery", "refund", "warranty")
 OUTCOME_WEIGHTS = {"done": 70, "no_answer": 18, "spam": 7, "duplicate": 5}
 NOW = datetime.now(UTC).replace(microsecond=0)
 HISTORY = timedelta(days=730)
@@ -101,11 +109,22 @@ def lead_email(i: int) -> str | None:
     return f"lead{i}@example.com" if i % 5 else None  # 80 % have an email
 
 
+def lead_name(i: int) -> str:
+    return f"{RUSSIAN_NAMES[i // 4 % len(RUSSIAN_NAMES)]} {i}" if i % 4 == 0 else f"Client {i}"
+
+
+def contact_message(i: int, closed: bool) -> str:
+    if not closed:
+        return "Open request"
+    if i % 1000 == 0:
+        return f"Closed request about the {MESSAGE_WORDS[i // 1000 % len(MESSAGE_WORDS)]}"
+    return "Closed request"
+
+
 def lead_rows(count: int):
     for i in range(1, count + 1):
         created = NOW - HISTORY + HISTORY * (i / (count + 1))
-        yield (i, f"ext-{i}" if i % 3 == 0 else None, lead_phone(i), lead_email(i),
-               f"Client {i}", created)
+        yield (i, f"ext-{i}" if i % 3 == 0 else None, lead_phone(i), lead_email(i), lead_name(i), created)
 
 
 def contact_rows(count: int, leads: int, sources: list[int], operators: dict[int, int], seed: int = 5):
@@ -137,11 +156,11 @@ def contact_rows(count: int, leads: int, sources: list[int], operators: dict[int
                 seconds=timing.expovariate(1 / 240))
             closed = (opened or assigned) + timedelta(seconds=timing.expovariate(1 / 5400))
             outcome = timing.choices(outcomes, weights)[0]
-            yield (i, lead, source, op, False, None, "Closed request", created, assigned, closed, opened,
-                   outcome)
+            yield (i, lead, source, op, False, None, contact_message(i, True), created, assigned, closed,
+                   opened, outcome)
         elif i <= n_closed + n_live:
             assigned = created + timedelta(minutes=1)
-            yield (i, lead, source, live[i - n_closed - 1], True, None, "Open request", created,
+            yield (i, lead, source, live[i - n_closed - 1], True, None, contact_message(i, False), created,
                    assigned, None, assigned + timedelta(seconds=30) if i % 2 else None, None)
         else:
             yield (i, lead, source, None, True, None, "Waiting", created, None, None, None, None)
@@ -338,6 +357,24 @@ def make_plan(db: Database, port: int, token: str, sources, info: dict) -> tuple
     def lead_page(_):
         return client.request("GET", f"/leads/{rng.randrange(1, leads + 1)}")
 
+    def search(path: str, query):
+        """The search box of `path`; `query(i)` writes the search for lead i as a person would."""
+        def call(_):
+            return client.request("GET", f"{path}?" + urlencode({"q": query(rng.randrange(1, leads + 1))}))
+
+        return call
+
+    def with_email(i: int) -> int:
+        return i if lead_email(i) else i + 1  # every fifth lead has none; its neighbour has one
+
+    def russian(i: int) -> str:
+        i = max(4, i - i % 4)  # a lead with a Russian name, written in capitals and with е for ё
+        return lead_name(i).upper().replace("Ё", "Е")
+
+    def message_word(_):
+        word = MESSAGE_WORDS[rng.randrange(len(MESSAGE_WORDS))]
+        return client.request("GET", "/contacts?" + urlencode({"q": word.capitalize()}))
+
     def team_report(days: int):
         today = NOW.date()
         period = {"from": (today - timedelta(days=days - 1)).isoformat(), "to": today.isoformat()}
@@ -358,6 +395,15 @@ def make_plan(db: Database, port: int, token: str, sources, info: dict) -> tuple
         ("lead page", lead_page),
         (PERIOD_READS[0], team_report(30)),
         (PERIOD_READS[1], team_report(365)),
+        ("search /leads: a name", search("/leads", lambda i: f"client {i}")),
+        ("search /leads: Cyrillic, capitals", search("/leads", russian)),
+        ("search /leads: 4 phone digits", search("/leads", lambda i: lead_phone(i)[-4:])),
+        ("search /leads: 7 phone digits", search(
+            "/leads", lambda i: f"{lead_phone(i)[-7:-4]}-{lead_phone(i)[-4:-2]}-{lead_phone(i)[-2:]}")),
+        ("search /leads: part of an email", search("/leads", lambda i: f"lead{with_email(i)}@")),
+        ("search /contacts: a message word", message_word),
+        ("search /contacts: 7 phone digits", search("/contacts", lambda i: lead_phone(i)[-7:])),
+        ("search /contacts: part of an email", search("/contacts", lambda i: f"LEAD{with_email(i)}@")),
     ]
     # Was ?after= understood (items older than after_id), or ignored?
     status, body, _ = client.request(
@@ -476,6 +522,9 @@ def main() -> int:
                 flag = "reference, not a target"
             elif g["label"] in PERIOD_READS:
                 flag = "reads the period's contacts, no target"
+            elif g["label"].startswith("search "):
+                fast = g["median_ms"] < SEARCH_TARGET_MS
+                flag = f"{'ok' if fast else 'SLOW'} (target < {SEARCH_TARGET_MS} ms)"
             bad = [st for st in s["statuses"] + g["statuses"] if st >= 400]
             if bad:
                 flag += f" HTTP {bad}"

@@ -103,7 +103,9 @@ def configure_extensions(app: Flask) -> None:
     if not os.environ.get("CRM_SERVING"):
         from flask_migrate import Migrate
 
-        Migrate(compare_type=True, render_as_batch=True).init_app(
+        from .services.search import described_by_models
+
+        Migrate(compare_type=True, render_as_batch=True, include_object=described_by_models).init_app(
             app, db, directory=str(ROOT / "migrations")
         )
     csrf.init_app(app)

@@ -33,7 +33,7 @@ from .services.live_hub import LiveHub
 PATH = "/live/stream"
 HEARTBEAT_SECONDS = 15  # a comment line: proxies keep the connection, a closed page frees its thread
 RETRY_MS = 2000  # how soon the browser reconnects after a dropped connection
-COUNT_EVERY = 1.0  # seconds between two events that change only the number waiting
+EVENT_EVERY = 1.0  # seconds between two events to one page, at least
 FIRST_PAGE = 50  # the queue's page size (crm_web/web/pages.py PER_PAGE; checked by a test)
 
 _STREAM_HEADERS = [
@@ -98,13 +98,14 @@ class LiveStream:
                     yield b"event: renew\ndata: {}\n\n"
                     return
                 now = time.monotonic()
-                # A busy intake changes the number waiting all the time: the count follows
-                # at most every COUNT_EVERY seconds; the lists' changes go out at once.
-                count_from = sent + COUNT_EVERY
+                # A busy intake changes the state all the time: a page hears of it at most every
+                # EVENT_EVERY seconds (each event may make it fetch its rows); after a quiet
+                # spell, at once.
+                not_before = sent + EVENT_EVERY
                 wait = min(written + self.heartbeat - now, left)
-                if now < count_from:
-                    wait = min(wait, count_from - now)
-                state = self.hub.next_state(operator_id, shown, max(wait, 0.01), count_from)
+                if now < not_before:
+                    wait = min(wait, not_before - now)
+                state = self.hub.next_state(operator_id, shown, max(wait, 0.01), not_before)
                 if self.hub.stopped:
                     return
                 if state is None and time.monotonic() - written >= self.heartbeat:

@@ -11,6 +11,7 @@ from ..core.extensions import db
 from ..core.json_body import parse_json
 from ..core.request_context import set_request_actor
 from ..domain.errors import Forbidden
+from ..domain.search import SearchQuery, parse_query
 from ..models import User
 from ..services.users import user_for_token
 from ..services.validation import check
@@ -101,3 +102,8 @@ def query(model: type[M], message: str = "Invalid filters.") -> M:
 
 def rng():
     return current_app.extensions["crm_rng"]
+
+
+def search_query(q: str | None) -> SearchQuery | None:
+    """A list's `q`, already checked by its query model (crm_web/api/schemas.py), as a search."""
+    return parse_query(q, current_app.config["CRM_PHONE_REGION"]) if q else None

@@ -9,7 +9,7 @@ from ..services import notes
 from ..services.intake import register_contact
 from ..services.sources import get_source
 from . import bp
-from .common import body, current_user, optional_body, query, rng
+from .common import body, current_user, optional_body, query, rng, search_query
 from .schemas import Assign, CloseBody, ContactCreate, ContactQuery, NoteCreate, PageQuery
 from .serializers import (
     ContactPage,
@@ -38,7 +38,7 @@ def list_contacts():
     q = query(ContactQuery)
     filters = service.ContactFilters(
         status=q.status, operator_id=q.operator_id, source_id=q.source_id, lead_id=q.lead_id,
-        utm_source=q.utm_source, outcome=q.outcome,
+        utm_source=q.utm_source, outcome=q.outcome, search=search_query(q.q),
     )
     return page_dict(ContactPage, service.list_contacts(db.session, filters, q.page, q.per_page, q.after))
 

@@ -297,7 +297,8 @@ ROUTES = (
     Route("get", "/api/v1/contacts", "listContacts", "Contacts", "List contacts",
           answers.ContactPage, "A page of contacts.",
           "Newest first; `status=unassigned` is the queue, oldest first. For deep pages pass `after` = the "
-          "last id received. `outcome` finds closed contacts by how they ended.", query=ContactQuery),
+          "last id received. `outcome` finds closed contacts by how they ended. `q` searches the contact's "
+          "name and message and its lead's phone and email, with the other filters.", query=ContactQuery),
     Route("post", "/api/v1/contacts", "createContact", "Contacts", "Register a contact (staff intake)",
           answers.IntakeResult, "Created.",
           "As the webhook, for a source given by id: the lead is matched or created and an operator chosen "
@@ -325,7 +326,8 @@ ROUTES = (
     Route("get", "/api/v1/leads", "listLeads", "Leads", "List or look up leads",
           answers.LeadPage, "A page of leads.",
           "Newest first. The filters are normalised like intake (`8 (999) 123-45-67` finds `+79991234567`); "
-          "an invalid phone or email is 422.", query=LeadQuery),
+          "an invalid phone or email is 422. `q` searches as the /leads page does: name, phone digits, part "
+          "of the email or the exact external id.", query=LeadQuery),
     Route("get", "/api/v1/leads/{lead_id}", "getLead", "Leads", "Read a lead with all its contacts",
           answers.LeadWithContacts, "The lead."),
 )

@@ -26,6 +26,7 @@ from ..domain.form_reading import MAX_UTM
 from ..domain.identifiers import MAX_EXTERNAL_ID, MAX_MESSAGE, MAX_NAME, MAX_RAW_PHONE, parse_contact_input
 from ..domain.messages import N_
 from ..domain.outcomes import DEFAULT_OUTCOME, MAX_NOTE, OUTCOMES, parse_note, parse_outcome
+from ..domain.search import MAX_QUERY
 from ..services.contacts import STATUSES
 from ..services.leads import search_identifiers
 from ..services.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE
@@ -95,7 +96,16 @@ class KeysetQuery(PageQuery):
     )
 
 
-class ContactQuery(KeysetQuery):
+class SearchText(BaseModel):
+    q: QueryText(MAX_QUERY) = Field(
+        None,
+        description="Search (as the list page's box): names and text in any letter case (`ё` as `е`), "
+        "any part of an email, a phone by any run of 4 or more of its digits (spaces, dashes, brackets "
+        "and `+` ignored); fewer than 3 characters find nothing but an exact external id.",
+    )
+
+
+class ContactQuery(KeysetQuery, SearchText):
     status: Annotated[
         Literal[STATUSES],  # type: ignore[valid-type]
         Expect(lambda value: value in STATUSES, f"Must be one of {', '.join(STATUSES)}."),
@@ -112,7 +122,7 @@ class ContactQuery(KeysetQuery):
     ] | None = Field(None, description="Only contacts closed with this outcome.")
 
 
-class LeadQuery(KeysetQuery):
+class LeadQuery(KeysetQuery, SearchText):
     phone: str | None = Field(None, description="A phone number in any format the intake takes.")
     email: str | None = Field(None, description="An email address (case does not matter).")
     external_id: str | None = Field(None, description="An external id (trimmed).")

@@ -10,12 +10,14 @@ from sqlalchemy.orm import Session, joinedload
 from ..domain.errors import Conflict, Forbidden, NotFound, ValidationError
 from ..domain.messages import N_
 from ..domain.outcomes import SPAM, parse_close
+from ..domain.search import SearchQuery
 from ..models import Contact, Operator, User, utcnow
 from .assignment import claim_capacity, lock_operator, release_capacity
 from .audit import record
 from .drain import mark_capacity_freed
 from .notes import write_note
 from .pagination import Page, paginate
+from .search import contact_condition
 from .tx import write_transaction
 from .validation import get_by_id
 
@@ -31,6 +33,7 @@ class ContactFilters:
     lead_id: int | None = None
     utm_source: str | None = None  # exact, as stored (contract §2a)
     outcome: str | None = None  # one of OUTCOMES (closed contacts only)
+    search: SearchQuery | None = None  # the search box (domain/search.py)
 
 
 def get_contact(session: Session, contact_id: int) -> Contact:
@@ -42,7 +45,9 @@ def get_contact(session: Session, contact_id: int) -> Contact:
     return contact
 
 
-def _filtered(query, filters: ContactFilters):
+def _filtered(query, filters: ContactFilters, session: Session):
+    if filters.search is not None:
+        query = query.where(contact_condition(session, filters.search))
     if filters.status == "unassigned":
         query = query.where(Contact.is_active.is_(True), Contact.operator_id.is_(None))
     elif filters.status == "assigned":
@@ -80,7 +85,7 @@ def list_contacts(
     # A list page shows each row's operator, source and lead: load them with
     # the page (many-to-one joins), never one query per row.
     query = (
-        _filtered(select(Contact), filters)
+        _filtered(select(Contact), filters, session)
         .options(joinedload(Contact.operator), joinedload(Contact.source), joinedload(Contact.lead))
         .order_by(*order)
     )

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..domain.form_body import MASK, is_secret_name
 from ..models import WebhookDelivery, utcnow
+from .driver_sql import DriverStatement
 from .tx import write, write_connection
 
 RECENT = 50
@@ -49,6 +50,7 @@ _SECRET_IN_TEXT = re.compile(
 )
 _table = WebhookDelivery.__table__
 _INSERT = insert(_table)
+_INSERT_ROWS = DriverStatement(_INSERT)  # a batch in one executemany, on the driver's cursor
 
 
 @dataclass(frozen=True)
@@ -196,14 +198,14 @@ def discard_waiting() -> None:
 def _write(engine: Engine, rows: list[dict], since_pruned: dict) -> None:
     try:
         with write_connection(engine) as conn:
-            conn.execute(_INSERT, rows)
+            _INSERT_ROWS.write_many(conn, rows)
     except IntegrityError:
         # Its contact or source deleted before the row was written: the others still are.
         for row in rows:
             for contact_id in (row["contact_id"], None):
                 try:
                     with write_connection(engine) as conn:
-                        conn.execute(_INSERT, {**row, "contact_id": contact_id})
+                        write(conn, _INSERT, {**row, "contact_id": contact_id})
                     break
                 except IntegrityError:
                     continue

@@ -109,19 +109,39 @@ class DriverStatement:
         id of the row inserted (SQLite's `lastrowid`; None on PostgreSQL)."""
         return self._run(conn, params, _written)
 
+    def write_many(self, conn: Connection, rows: list[dict]) -> None:
+        """Run an INSERT or UPDATE once per row, in one call of the driver's `executemany`
+        (psycopg pipelines them: one round trip); every row with the same names."""
+        native = _native(conn)
+        compiled = compiled_for(conn, self.statement, rows[0], native)
+        parameters = [compiled.parameters(row) for row in rows]
+
+        def execute_many(cursor, sql, all_parameters):
+            cursor.executemany(sql, all_parameters)
+
+        self._execute(conn, compiled, parameters, native, execute_many)
+
     def _run(self, conn: Connection, params: dict, answer: Callable):
         native = _native(conn)
         compiled = compiled_for(conn, self.statement, params, native)
-        parameters = compiled.parameters(params)
+
+        def execute(cursor, sql, parameters):
+            cursor.execute(sql, parameters)
+            return answer(cursor)
+
+        return self._execute(conn, compiled, [compiled.parameters(params)], native, execute, one=True)
+
+    def _execute(self, conn: Connection, compiled, parameters: list, native: bool, run: Callable, one=False):
         if statement_hooks:
-            named = dict(zip(compiled.names, parameters, strict=True)) if compiled.positional else parameters
-            for hook in statement_hooks:
-                hook(conn, compiled.sql, named)
+            for values in parameters:
+                named = dict(zip(compiled.names, values, strict=True)) if compiled.positional else values
+                for hook in statement_hooks:
+                    hook(conn, compiled.sql, named)
+        parameters = parameters[0] if one else parameters
         dbapi_connection = conn.connection.dbapi_connection
         cursor = psycopg.RawCursor(dbapi_connection) if native else dbapi_connection.cursor()
         try:
-            cursor.execute(compiled.sql, parameters)
-            return answer(cursor)
+            return run(cursor, compiled.sql, parameters)
         except conn.dialect.loaded_dbapi.Error as error:
             dead = conn.dialect.is_disconnect(error, dbapi_connection, cursor)
             if dead:  # as SQLAlchemy does: the pool's other connections died with it

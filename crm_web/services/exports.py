@@ -175,6 +175,7 @@ def contact_rows(
         .join(_lead, _lead.id == Contact.lead_id)
         .outerjoin(_operator, _operator.id == Contact.operator_id),
         filters,
+        session,
     )
     if queue:
         base = base.order_by(Contact.created_at.asc(), Contact.id.asc())
@@ -240,7 +241,7 @@ def lead_rows(
 
     Raises ValidationError at once (before any chunk) for a query that is too long.
     """
-    condition = lead_search_condition(q, region)
+    condition = lead_search_condition(session, q, region)
     iso = _timestamps(session, style)
     # The marks of the lead's earliest contact that has any: part of the same statement, an index
     # look-up per lead (ix_contacts_lead_id), so a batch still costs two statements.

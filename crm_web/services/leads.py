@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
-
-from sqlalchemy import bindparam, func, or_, select, union, update
+from sqlalchemy import bindparam, func, select, union, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -13,8 +11,10 @@ from ..domain.errors import NotFound, ValidationError
 from ..domain.identifiers import Identifiers, normalize_email, normalize_external_id, normalize_phone
 from ..domain.matching import LeadKeys, plan_match
 from ..domain.messages import N_
+from ..domain.search import SearchQuery, parse_query
 from ..models import Contact, Lead, LeadDuplicate, utcnow
 from .pagination import Page, paginate
+from .search import lead_condition
 from .tx import insert_ignoring_conflicts, inserted_id
 
 # A conflict means another request created or filled a lead meanwhile; the
@@ -149,16 +149,23 @@ def search_identifiers(
 
 
 def list_leads(
-    session: Session, filters: dict[str, str], page: int, per_page: int, after: int | None = None
+    session: Session,
+    filters: dict[str, str],
+    page: int,
+    per_page: int,
+    after: int | None = None,
+    search: SearchQuery | None = None,
 ) -> Page:
-    """Newest first; `after` as in list_contacts (a keyset page)."""
+    """Newest first; `after` as in list_contacts (a keyset page); `search`: the search box's query."""
     query = select(Lead)
     for field, value in filters.items():
         query = query.where(getattr(Lead, field) == value)
+    if search is not None:
+        query = query.where(lead_condition(session, search))
     keyset = Lead.id < after if after is not None else None
     return paginate(
         session, query.order_by(Lead.id.desc()), page, per_page, id_column=Lead.id, keyset=keyset,
-        estimate_key=("leads", tuple(sorted(filters.items()))),
+        estimate_key=("leads", tuple(sorted(filters.items())), search),
     )
 
 
@@ -192,60 +199,23 @@ def possible_duplicates(session: Session, lead_id: int) -> list[Lead]:
     return list(session.scalars(select(Lead).where(Lead.id.in_(other_ids)).order_by(Lead.id)))
 
 
-MAX_QUERY = 320
-
-
-def search_text(q: str | None) -> str:
-    """The lead search box's text, checked: trimmed, bounded, no NUL; raise ValidationError."""
-    text = (q or "").strip()
-    if len(text) > MAX_QUERY:
-        raise ValidationError.single("q", N_("Search for at most %(max)d characters.", max=MAX_QUERY))
-    if "\x00" in text:  # PostgreSQL text cannot hold it
-        raise ValidationError.single("q", N_("The search contains an invalid character."))
-    return text
-
-
 def search_leads(
     session: Session, q: str | None, region: str, page: int, per_page: int, after: int | None = None
 ) -> Page:
-    """One search box: phone or email (normalised like intake), external id, or part of the name.
-
-    A query that is a phone number or an email address looks up the
-    identifiers only (and the external id): unique indexes, one probe each.
-    Anything else is an external id or a part of a name; the name
-    "contains" match cannot use a B-tree index and scans the leads.
-    """
-    text = search_text(q)
-    query = select(Lead)
-    if text:
-        query = query.where(_search_condition(text, region))
+    """The search box (domain/search.py, services/search.py): every lead when `q` is blank."""
+    condition = lead_search_condition(session, q, region)
+    query = select(Lead) if condition is None else select(Lead).where(condition)
     keyset = Lead.id < after if after is not None else None
     return paginate(
         session, query.order_by(Lead.id.desc()), page, per_page, id_column=Lead.id, keyset=keyset,
-        estimate_key=("lead-search", region, text),
+        estimate_key=("lead-search", region, (q or "").strip()),
     )
 
 
-def lead_search_condition(q: str | None, region: str):
+def lead_search_condition(session: Session, q: str | None, region: str):
     """The search box's condition on leads (None: every lead); raise ValidationError."""
-    text = search_text(q)
-    return _search_condition(text, region) if text else None
-
-
-def _search_condition(text: str, region: str):
-    conditions = [Lead.external_id == text]
-    for field, normalise in (("phone", lambda v: normalize_phone(v, region)), ("email", normalize_email)):
-        # Not a phone (or not an email): the other conditions still apply.
-        with suppress(ValueError):
-            conditions.append(getattr(Lead, field) == normalise(text))
-    if len(conditions) == 1:
-        conditions.append(Lead.name.ilike(_contains(text), escape="\\"))
-    return or_(*conditions)
-
-
-def _contains(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    query = parse_query(q or "", region)
+    return lead_condition(session, query) if query.raw else None
 
 
 def earlier_contacts(session: Session, lead_id: int, contact_id: int) -> int:

@@ -69,17 +69,8 @@ class LiveState:
         # The number waiting last: a page refreshes its lists on the first two parts only.
         return f"{self.queue}~{self.mine}~{self.waiting}"
 
-    @property
-    def lists(self) -> str:
-        """What the lists show (the queue, one's own contacts): the version without the count."""
-        return lists_of(self.version)
-
     def as_json(self) -> dict:
         return {"v": self.version, "waiting": self.waiting, "mine_count": self.mine_count}
-
-
-def lists_of(version: str) -> str:
-    return version.rpartition("~")[0]
 
 
 def _state(first_page: int):

@@ -18,7 +18,7 @@ from collections import Counter
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from .live import LiveState, lists_of, live_state, live_states
+from .live import LiveState, live_state, live_states
 
 WATCH_EVERY = 0.25  # seconds between two reads while any stream is open
 log = logging.getLogger("crm_web.live")
@@ -58,14 +58,14 @@ class LiveHub:
                 self._states.pop(operator_id, None)
 
     def next_state(
-        self, operator_id: int | None, version: str, timeout: float, count_from: float = 0.0
+        self, operator_id: int | None, version: str, timeout: float, not_before: float = 0.0
     ) -> LiveState | None:
-        """The operator's state once it differs from `version`; None if it did not within `timeout`.
-        A change of the number waiting alone counts only from `count_from` (time.monotonic()) on."""
+        """The operator's state once it differs from `version`, and not before `not_before`
+        (time.monotonic()); None if that did not come within `timeout`."""
         with self._changed:
-            self._changed.wait_for(lambda: self._ready(operator_id, version, count_from), timeout)
+            self._changed.wait_for(lambda: self._ready(operator_id, version, not_before), timeout)
             state = self._states.get(operator_id)
-            ready = not self._stopped and self._ready(operator_id, version, count_from)
+            ready = not self._stopped and self._ready(operator_id, version, not_before)
             return state if ready else None
 
     @property
@@ -77,13 +77,11 @@ class LiveHub:
             self._stopped = True
             self._changed.notify_all()
 
-    def _ready(self, operator_id, version: str, count_from: float) -> bool:
+    def _ready(self, operator_id, version: str, not_before: float) -> bool:
         if self._stopped:
             return True
         state = self._states.get(operator_id)
-        if state is None or state.version == version:
-            return False
-        return state.lists != lists_of(version) or time.monotonic() >= count_from
+        return state is not None and state.version != version and time.monotonic() >= not_before
 
     def _watch(self) -> None:
         failures = 0

@@ -35,6 +35,7 @@ from . import (  # noqa: E402,F401  (routes register on bp)
     errors,
     exports,
     i18n,
+    labels,
     leads,
     operators,
     overview,

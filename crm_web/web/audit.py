@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from flask import render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
@@ -16,8 +17,10 @@ from ..models import AuditEvent
 from ..services.audit_queries import SUBJECT_TYPES, AuditFilters, existing_subjects, list_events
 from . import bp
 from .access import supervisor_required
-from .forms import OUTCOME_LABELS, BoundedIntegerField, CrmForm
+from .forms import BoundedIntegerField, CrmForm
+from .labels import ACTION_LABELS, FIELD_LABELS, SUBJECT_LABELS, label, value_label
 from .local_time import viewer_zone
+from .numbers import decimal_text, percent_text
 from .pages import PER_PAGE, after_arg, render_form
 
 # Offered in the action filter; any other prefix may be typed.
@@ -25,49 +28,6 @@ KNOWN_ACTIONS = (
     "contact.", "contact.assigned", "contact.queued", "contact.closed", "contact.returned",
     "contact.note_added", "operator.", "source.", "weights.updated", "user.", "api_token.", "signin.failed",
 )
-# What each action is called on the page (the code stays beside it: it is what the filter takes).
-ACTION_LABELS = {
-    "contact.assigned": _l("Contact assigned"),
-    "contact.queued": _l("Contact queued"),
-    "contact.closed": _l("Contact closed"),
-    "contact.returned": _l("Contact back to the queue"),
-    "contact.note_added": _l("Note added"),
-    "lead.merged": _l("Leads merged"),
-    "lead.duplicate_dismissed": _l("Not a duplicate"),
-    "operator.created": _l("Operator created"),
-    "operator.updated": _l("Operator changed"),
-    "operator.deleted": _l("Operator deleted"),
-    "source.created": _l("Source created"),
-    "source.updated": _l("Source changed"),
-    "source.token_rotated": _l("Webhook token replaced"),
-    "weights.updated": _l("Weights changed"),
-    "user.created": _l("User created"),
-    "user.updated": _l("User changed"),
-    "user.password_changed": _l("Password changed"),
-    "user.password_set": _l("Password set from the command line"),
-    "user.password_reset": _l("Password reset"),
-    "api_token.issued": _l("API token issued"),
-    "api_token.revoked": _l("API token revoked"),
-    "signin.failed": _l("Failed sign-in"),
-}
-SUBJECT_LABELS = {
-    "contact": _l("contact"), "lead": _l("lead"), "operator": _l("operator"), "source": _l("source"),
-    "user": _l("user"), "api_token": _l("API token"),
-}
-# Keys of `details` and of the before → after lines (fields of operators, sources, users) as shown.
-FIELD_LABELS = {
-    "name": _l("name"), "is_active": _l("active"), "max_load": _l("max load"), "key": _l("key"),
-    "allowed_origins": _l("allowed origins"), "thank_you_url": _l("thank-you URL"), "email": _l("email"),
-    "role": _l("role"), "operator_id": _l("operator id"), "is_enabled": _l("enabled"),
-    "sessions_ended": _l("sessions ended"), "attempts": _l("attempts"), "by": _l("locked by"),
-    "mode": _l("mode"), "operator_name": _l("operator"), "load_before": _l("load before"),
-    "reason": _l("reason"), "contacts_returned_to_queue": _l("contacts back to the queue"),
-    "label": _l("label"), "user_id": _l("user id"), "expires_at": _l("expires"),
-    "form_format": _l("form format"), "field_map": _l("field map"),
-    "vk_confirmation": _l("VK confirmation string"),
-    "outcome": _l("outcome"), "note_id": _l("note id"), "text": _l("text"),
-    "same_source_as": _l("closed as spam with contact"),
-}
 NOTE_EXCERPT = 300  # characters of a note's text shown in the trail
 # Keys of `details` shown by the "why" table or the before → after lines, not as plain facts.
 _STRUCTURED = {"before", "after", "names", "candidates", "draw", "refused"}
@@ -80,9 +40,9 @@ class AuditFilterForm(CrmForm):
         csrf = False
 
     action = StringField(_l("Action"), validators=[Optional(), Length(max=64)],
-                         render_kw={"list": "audit-actions", "placeholder": "contact."})
+                         render_kw={"list": "audit-actions", "placeholder": _l("Choose or type…")})
     actor = StringField(_l("Who"), validators=[Optional(), Length(max=400)],
-                        render_kw={"placeholder": _l("email, api, webhook…")})
+                        render_kw={"placeholder": _l("email or a source's key")})
     subject_type = SelectField(
         _l("Subject"),
         choices=[SelectChoice("", _l("Any subject"))]
@@ -106,7 +66,7 @@ class AuditFilterForm(CrmForm):
 def audit():
     form = AuditFilterForm(formdata=request.args)
     if not form.validate():
-        return render_form("audit/list.html", form, page=None, args={}, known_actions=KNOWN_ACTIONS)
+        return render_form("audit/list.html", form, page=None, args={}, known_actions=_known_actions())
     filters = AuditFilters(
         action=(form.action.data or "").strip() or None,
         actor=(form.actor.data or "").strip() or None,
@@ -127,8 +87,17 @@ def audit():
         events=present_all(page.events),
         args=args,
         after=after_arg(),
-        known_actions=KNOWN_ACTIONS,
+        known_actions=_known_actions(),
     )
+
+
+def _known_actions() -> list[tuple[str, str]]:
+    """(code, name) of the actions offered by the filter; a prefix is named after its subject."""
+    return [
+        (code, _("%(subject)s: any action", subject=label(SUBJECT_LABELS, code[:-1]))
+         if code.endswith(".") else label(ACTION_LABELS, code))
+        for code in KNOWN_ACTIONS
+    ]
 
 
 # --- readable events ---------------------------------------------------------------------
@@ -150,11 +119,19 @@ class Candidate:
     weight: str
     load: object
     max_load: object
-    share: str | None = None  # "62.5 %" of the draw, None when not in it
+    share: str | None = None  # "62.5%" of the draw in the page's language, None when not in it
     low: int | None = None  # its range of draw values [low, high)
     high: int | None = None
     won: bool = False
     refused: bool = False  # drawn, but filled up meanwhile
+
+    @property
+    def weight_text(self) -> str:
+        """The weight in the page's language (`2,50`), or as stored if it is not a number."""
+        try:
+            return decimal_text(self.weight)
+        except (InvalidOperation, ValueError):
+            return self.weight
 
 
 @dataclass
@@ -176,17 +153,11 @@ class EventView:
 
     @property
     def action_label(self) -> str:
-        return _named(ACTION_LABELS, self.event.action)
+        return label(ACTION_LABELS, self.event.action)
 
     @property
     def subject_label(self) -> str:
-        return _named(SUBJECT_LABELS, self.event.subject_type)
-
-
-def _named(labels: dict, code: str) -> str:
-    """The code's name in the user's language, or the code itself if it has none."""
-    label = labels.get(code)
-    return str(label) if label is not None else code
+        return label(SUBJECT_LABELS, self.event.subject_type)
 
 
 def present_all(events: list[AuditEvent]) -> list[EventView]:
@@ -210,13 +181,13 @@ def present(event: AuditEvent) -> EventView:
         after = after if isinstance(after, dict) else {}
         keys = list(before) + [k for k in after if k not in before]
         for key in keys:
-            label = names.get(key) or (f"#{key}" if key.isdigit() else str(FIELD_LABELS.get(key, key)))
+            named = names.get(key) or (f"#{key}" if key.isdigit() else label(FIELD_LABELS, key))
             view.changes.append(Change(
-                label, _shown(key, before.get(key)), _shown(key, after.get(key)),
+                named, _shown(key, before.get(key)), _shown(key, after.get(key)),
                 has_before=key in before or bool(before), has_after=key in after or bool(after),
             ))
     view.facts = [
-        (k, _shown(k, v), str(FIELD_LABELS.get(k, k)))
+        (k, _shown(k, v), label(FIELD_LABELS, k))
         for k, v in details.items() if k not in _STRUCTURED and not isinstance(v, dict | list)
     ]
     if isinstance(details.get("candidates"), list):
@@ -225,17 +196,10 @@ def present(event: AuditEvent) -> EventView:
 
 
 def _shown(key: str, value):
-    """A stored value as the page says it: roles and outcomes in the user's language, a note cut short."""
-    if key == "role" and value in _ROLES:
-        return str(_ROLES[value])
-    if key == "outcome" and value in OUTCOME_LABELS:
-        return str(OUTCOME_LABELS[value])
+    """A stored value as the page says it: codes (roles, outcomes, reasons…) by name, a note cut short."""
     if key == "text" and isinstance(value, str) and len(value) > NOTE_EXCERPT:
         return value[:NOTE_EXCERPT] + "…"
-    return value
-
-
-_ROLES = {"supervisor": _l("supervisor"), "operator": _l("operator")}
+    return value_label(key, value)
 
 
 def _parse(text: str | None) -> dict:
@@ -277,7 +241,7 @@ def _why(details: dict) -> Why:
     low = 0
     for candidate in pool:
         cents = _cents(candidate.weight)
-        candidate.share = f"{100 * cents / pool_total:.1f} %" if pool_total else None
+        candidate.share = percent_text(cents / pool_total) if pool_total else None
         if pool_total == why.draw_total:
             candidate.low, candidate.high = low, low + cents
         low += cents

@@ -10,7 +10,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
-from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SearchField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import ValidationError as FieldError
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from ..core.extensions import db
@@ -19,6 +20,7 @@ from ..domain.form_body import UTM_KEYS
 from ..domain.form_reading import MAX_UTM
 from ..domain.identifiers import INTAKE_FIELDS, parse_contact_input
 from ..domain.outcomes import DEFAULT_OUTCOME, MAX_NOTE, OUTCOMES, SPAM
+from ..domain.search import MAX_QUERY, SearchQuery, parse_query
 from ..models import Contact, utcnow
 from ..services import contacts as service
 from ..services.audit_queries import subject_history
@@ -34,6 +36,7 @@ from . import bp
 from .access import signed_in_user, staff_required
 from .audit import present
 from .forms import OUTCOME_LABELS, CrmForm, EmailAddressField, PhoneField, apply_errors, submitted_or_400
+from .i18n import translate
 from .pages import (
     PER_PAGE,
     assignable_operators,
@@ -98,6 +101,10 @@ class ContactFilterForm(CrmForm):
     class Meta:
         csrf = False
 
+    q = SearchField(
+        _l("Search contacts"),
+        render_kw={"maxlength": MAX_QUERY, "placeholder": _l("Name, message, phone digits or email")},
+    )
     status = SelectField(
         _l("Status"),
         choices=[
@@ -122,6 +129,16 @@ class ContactFilterForm(CrmForm):
         render_kw={"spellcheck": "false"},
     )
 
+    search: SearchQuery | None = None
+
+    def validate_q(self, field) -> None:
+        if not (field.data or "").strip():
+            return
+        try:
+            self.search = parse_query(field.data, current_app.config["CRM_PHONE_REGION"])
+        except ValidationError as exc:
+            raise FieldError(translate(exc.message)) from exc
+
     def filters(self) -> ContactFilters:
         return ContactFilters(
             status=self.status.data or None,
@@ -129,6 +146,7 @@ class ContactFilterForm(CrmForm):
             operator_id=int(self.operator_id.data) if self.operator_id.data else None,
             utm_source=self.utm_source.data or None,  # exact, as the form sent it (trimmed)
             outcome=self.outcome.data or None,
+            search=self.search,
         )
 
 

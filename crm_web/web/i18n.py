@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from functools import cache
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import abort, redirect, request, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -57,6 +59,59 @@ def translate(message: str) -> str:
     if isinstance(message, Message):
         return gettext(message.template, **message.params) if message.params else gettext(message.template)
     return gettext(message) if message else message
+
+
+# A stored message is read back by a template only if the template starts with words and has enough of
+# them ("%(name)s" alone would read back anything).
+_MIN_WORDS = 12
+_PLACEHOLDER = re.compile(r"%\((\w+)\)([sd])")
+
+
+def read_back(text: str) -> str:
+    """A message stored in English (a contact's warnings, the webhook's field errors) in the page's
+    language: word for word, else by the catalog's template it was made from, its values kept."""
+    if not text:
+        return text
+    translated = gettext(text)
+    if translated != text or str(get_locale() or "en") == SUPPORTED_LOCALES[0]:
+        return translated
+    for pattern, template, kinds in _templates(str(get_locale())):
+        match = pattern.fullmatch(text)
+        if match:
+            params = {
+                name: int(value) if kinds[name] == "d" else read_back(value) if name == "reason" else value
+                for name, value in match.groupdict().items()
+            }
+            return gettext(template, **params)
+    return text
+
+
+@cache
+def _templates(locale: str) -> list[tuple[re.Pattern, str, dict[str, str]]]:
+    """(regex, msgid, placeholder kinds) of the catalog's msgids with values, most words first."""
+    po_path = Path(__file__).resolve().parent.parent / "translations" / locale / "LC_MESSAGES" / "messages.po"
+    try:
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file, locale=locale)
+    except OSError:
+        return []
+    found = []
+    for message in catalog:
+        template = message.id
+        if not isinstance(template, str) or not message.string or not template[:1].isalpha():
+            continue
+        pieces = _PLACEHOLDER.split(template)  # literal, name, kind, literal, name, kind, …
+        literals, names = pieces[::3], pieces[1::3]
+        if not names or len(set(names)) != len(names) or len("".join(literals)) < _MIN_WORDS:
+            continue
+        regex = "".join(
+            re.escape(piece.replace("%%", "%")) if i % 3 == 0
+            else (rf"(?P<{piece}>-?\d+)" if pieces[i + 1] == "d" else rf"(?P<{piece}>.+?)") if i % 3 == 1
+            else ""
+            for i, piece in enumerate(pieces)
+        )
+        found.append((re.compile(regex, re.S), template, dict(zip(names, pieces[2::3], strict=True))))
+    return sorted(found, key=lambda item: -len(item[1]))
 
 
 @bp.post("/language")

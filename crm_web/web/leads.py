@@ -10,11 +10,13 @@ from wtforms.validators import InputRequired
 
 from ..core.extensions import db
 from ..domain.errors import Conflict, NotFound, ValidationError
-from ..services.leads import MAX_QUERY, lead_with_history, possible_duplicates, search_leads
+from ..domain.search import parse_query
+from ..services.leads import lead_with_history, possible_duplicates, search_leads
 from ..services.merge import AlreadyMerged, dismiss_pair, list_duplicate_pairs, merge_leads, preview_merge
 from . import bp
 from .access import staff_required, supervisor_required
 from .forms import BoundedIntegerField, CrmForm, submitted_or_400
+from .i18n import translate
 from .pages import PER_PAGE, after_arg, int_arg, page_arg, safe_next
 
 
@@ -22,14 +24,15 @@ from .pages import PER_PAGE, after_arg, int_arg, page_arg, safe_next
 @staff_required
 def leads():
     q = request.args.get("q", "")
+    region = current_app.config["CRM_PHONE_REGION"]
     try:
-        page = search_leads(
-            db.session, q, current_app.config["CRM_PHONE_REGION"], page_arg(), PER_PAGE, after_arg()
-        )
-    except ValidationError:
-        error = _("Search for at most %(num)d characters.", num=MAX_QUERY)
-        return render_template("leads/list.html", q=q, page=None, errors=[error]), 422
-    return render_template("leads/list.html", q=q.strip(), page=page, errors=[])
+        query = parse_query(q, region)
+        page = search_leads(db.session, q, region, page_arg(), PER_PAGE, after_arg())
+    except ValidationError as exc:
+        return render_template("leads/list.html", q=q, page=None, errors=[translate(exc.message)]), 422
+    return render_template(
+        "leads/list.html", q=query.raw, page=page, errors=[], too_short=bool(query.raw) and query.too_short
+    )
 
 
 @bp.get("/leads/<int:lead_id>")

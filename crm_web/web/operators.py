@@ -8,6 +8,7 @@ from functools import partial
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
@@ -67,8 +68,9 @@ def delete_operator(operator_id: int):
     if form.validate_on_submit():
         released = service.delete_operator(db.session, operator_id)
         flash(
-            _("Operator %(name)s deleted; %(n)d active contacts went back to the queue.",
-              name=operator.name, n=released),
+            ngettext("Operator %(name)s deleted; %(num)d active contact went back to the queue.",
+                     "Operator %(name)s deleted; %(num)d active contacts went back to the queue.",
+                     released, name=operator.name),
             "success",
         )
         return redirect(url_for("web.operators"), code=303)

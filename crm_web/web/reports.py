@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from flask import render_template, request
-from flask_babel import format_date, format_decimal, format_percent, format_timedelta
+from flask_babel import format_date, format_decimal, format_timedelta, ngettext
 from flask_babel import gettext as _
 
 from ..core.extensions import db
@@ -34,6 +34,7 @@ from .charts import (
 from .forms import OUTCOME_LABELS
 from .i18n import translate
 from .local_time import viewer_zone
+from .numbers import percent_text
 
 
 @bp.get("/reports/distribution")
@@ -79,7 +80,7 @@ def distribution_report():
 
 
 def _percent(value: float) -> str:
-    return format_percent(value, "#,##0.#%")
+    return percent_text(value, zeros=False)
 
 
 def _pvalue(p: float) -> str:
@@ -108,9 +109,10 @@ def _share_chart(report: service.SourceReport):
             actual=row.actual_share,
             configured_title=_("%(name)s: configured share %(share)s", name=row.name,
                                share=_percent(row.configured_share)),
-            actual_title=_("%(name)s: %(count)s of %(total)s automatically assigned (%(share)s)",
-                           name=row.name, count=row.received, total=report.auto_assigned,
-                           share=_percent(row.actual_share)),
+            actual_title=ngettext("%(name)s: %(count)s of %(num)d automatically assigned (%(share)s)",
+                                  "%(name)s: %(count)s of %(num)d automatically assigned (%(share)s)",
+                                  report.auto_assigned, name=row.name, count=row.received,
+                                  share=_percent(row.actual_share)),
         )
         for row in report.operators
     ]
@@ -198,7 +200,7 @@ def duration(seconds: float | None) -> str:
 
 
 def _share(value: float | None) -> str:
-    return "—" if value is None else format_percent(value, "#,##0%")
+    return percent_text(value, 0)
 
 
 def _spread_chart(rows: list[team_service.OperatorRow], measure: str):
@@ -210,10 +212,12 @@ def _spread_chart(rows: list[team_service.OperatorRow], measure: str):
                 name=name,
                 median=s.median,
                 p90=s.p90,
-                median_title=_("%(name)s: half of %(count)s contacts within %(time)s", name=name,
-                               count=format_decimal(s.count), time=duration(s.median)),
-                p90_title=_("%(name)s: 90%% of %(count)s contacts within %(time)s", name=name,
-                            count=format_decimal(s.count), time=duration(s.p90)),
+                median_title=ngettext("%(name)s: half of %(count)s contact within %(time)s",
+                                      "%(name)s: half of %(count)s contacts within %(time)s", s.count,
+                                      name=name, count=format_decimal(s.count), time=duration(s.median)),
+                p90_title=ngettext("%(name)s: 90%% of %(count)s contact within %(time)s",
+                                   "%(name)s: 90%% of %(count)s contacts within %(time)s", s.count,
+                                   name=name, count=format_decimal(s.count), time=duration(s.p90)),
             )
             for name, s in spreads
         ],
@@ -238,9 +242,11 @@ def _outcome_chart(rows: list[team_service.OperatorRow]):
         figures = row.figures
         segments = [
             ShareSegment(OUTCOME_CSS[o], figures.share(o) or 0.0,
-                         _("%(name)s, %(outcome)s: %(count)s of %(total)s closed (%(share)s)", name=row.name,
-                           outcome=OUTCOME_LABELS[o], count=format_decimal(figures.outcomes[o]),
-                           total=format_decimal(figures.closed), share=_share(figures.share(o))))
+                         ngettext("%(name)s, %(outcome)s: %(count)s of %(total)s closed (%(share)s)",
+                                  "%(name)s, %(outcome)s: %(count)s of %(total)s closed (%(share)s)",
+                                  figures.closed, name=row.name, outcome=OUTCOME_LABELS[o],
+                                  count=format_decimal(figures.outcomes[o]),
+                                  total=format_decimal(figures.closed), share=_share(figures.share(o))))
             for o in OUTCOMES
         ] if figures.closed else []
         note = _("%(num)s closed", num=format_decimal(figures.closed)) if figures.closed else _("none closed")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, current_app, url_for
-from flask_babel import Babel, format_datetime, format_decimal, format_timedelta
+from flask_babel import Babel, format_datetime, format_timedelta
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -14,10 +14,11 @@ from ..core.extensions import db
 from ..domain.phone_display import display_phone
 from ..services.preferences import SUPPORTED_LOCALES
 from .access import configure_login
-from .i18n import LANGUAGE_NAMES, compile_catalogs, select_locale
+from .i18n import LANGUAGE_NAMES, compile_catalogs, read_back, select_locale
 from .live import PATH as LIVE_PATH
-from .live import POLL_MS, configure_live, page_live_state, ticket_for
+from .live import POLL_MS, SPREAD_MS, configure_live, page_live_state, ticket_for
 from .local_time import select_timezone, zone_data
+from .numbers import decimal_text, number_text, percent_text
 
 __all__ = ["SUPPORTED_LOCALES", "babel", "configure_web", "select_locale"]
 
@@ -35,7 +36,9 @@ def configure_web(app: Flask) -> None:
     app.register_blueprint(bp)
     configure_live(app)
     app.jinja_env.filters.update(
-        number=lambda value: format_decimal(value),
+        number=number_text,
+        decimal=decimal_text,
+        percent=percent_text,
         date=lambda value: format_datetime(value, "medium") if value else "",
         ago=_ago,
         waited=_waited,
@@ -61,6 +64,7 @@ def configure_web(app: Flask) -> None:
                     "renew": url_for("web.live_ticket"),
                     "state": state.as_json(),
                     "interval": POLL_MS,
+                    "spread": SPREAD_MS,
                     "stream": current_app.config["CRM_LIVE_STREAM_URL"],
                 }
         except SQLAlchemyError:  # an error page must render even without a database
@@ -84,8 +88,5 @@ def _waited(value: datetime | None) -> str:
 
 
 def _translated(text: str | None) -> str:
-    """A message stored in English (a contact's warnings): the page's language when the catalog has
-    it word for word (messages without parameters), else as stored."""
-    from flask_babel import gettext
-
-    return gettext(text) if text else ""
+    """A message stored in English (a contact's warnings) in the page's language (i18n.read_back)."""
+    return read_back(text) if text else ""

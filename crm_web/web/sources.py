@@ -20,7 +20,7 @@ from ..domain.errors import Conflict, ValidationError
 from ..domain.form_body import MAX_FIELD_MAP, MAX_FIELD_NAME, TARGETS
 from ..domain.form_reading import FORM_FORMATS, MAX_VK_CONFIRMATION
 from ..domain.site_forms import origins_from_text, split_origins
-from ..domain.weights import format_weight, parse_weight
+from ..domain.weights import parse_weight
 from ..services import sources as service
 from ..services.deliveries import recent_deliveries
 from ..services.operators import all_operators
@@ -28,6 +28,7 @@ from . import bp
 from .access import supervisor_required
 from .forms import CrmForm, EmptyForm, apply_errors
 from .i18n import translate
+from .numbers import decimal_text, percent_text
 from .pages import render_form
 from .toggles import SOURCE_FLASHES, toggle_active
 
@@ -174,7 +175,7 @@ def _source_page(source, format_form: FormatForm, rows: list[MapRow], map_errors
         token_url=f"{webhook_url}?token={quote(source.webhook_token, safe='')}",
         allowed_origins=origins_from_text(source.allowed_origins),
         rules=rules,
-        weights={rule.operator_id: format_weight(rule.weight) for rule in rules},
+        weights={rule.operator_id: decimal_text(rule.weight) for rule in rules},
         shares={op_id: _percent(value) for op_id, value in share.items()},
         format_form=format_form,
         format_labels=FORMAT_LABELS,
@@ -273,7 +274,8 @@ def weights(source_id: int):
                 return redirect(url_for("web.weights", source_id=source_id), code=303)
     else:
         table = {rule.operator_id: rule.weight for rule in service.distribution_rules(db.session, source_id)}
-        values = {op_id: format_weight(weight) for op_id, weight in table.items()}
+        # In the page's language (`30,50`): the form takes a decimal comma as well as a point.
+        values = {op_id: decimal_text(weight) for op_id, weight in table.items()}
     return render_form(
         "sources/weights.html",
         form,
@@ -318,8 +320,8 @@ def _webhook_url(key: str) -> str:
 
 
 def _percent(share: float) -> str:
-    # Same text as static/js/app.js writes while typing.
-    return f"{100 * share:.1f} %" if share > 0 else "—"
+    # Same text as static/js/app.js writes while typing (Intl.NumberFormat in the page's language).
+    return percent_text(share) if share > 0 else "—"
 
 
 def _conflict_field(exc: Exception) -> str:

@@ -47,6 +47,9 @@
       value <= parseFloat(input.getAttribute("data-max"));
     return decimals.length <= places && inRange ? value : NaN;
   }
+  // Shares as the server writes them (crm_web/web/numbers.py): "30.3%" in English, "30,3 %" in Russian.
+  var percent = new Intl.NumberFormat(document.documentElement.lang || "en",
+    {style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1});
   function updateShares(table) {
     var inputs = table.querySelectorAll("input[data-weight]");
     var weights = [], total = 0;
@@ -62,7 +65,7 @@
     inputs.forEach(function (input, i) {
       var cell = table.querySelector("[data-share-for='" + input.name + "']");
       if (!cell) return;
-      cell.textContent = total > 0 && weights[i] > 0 ? (100 * weights[i] / total).toFixed(1) + " %" : "—";
+      cell.textContent = total > 0 && weights[i] > 0 ? percent.format(weights[i] / total) : "—";
     });
   }
   document.addEventListener("input", function (event) {
@@ -162,6 +165,7 @@
   var prefsKey = "crm-live-" + body.getAttribute("data-live-user");
   var baseTitle = document.title.replace(/^\(\d+\)\s*/, "");
   var audio = null;
+  var SPREAD_MS = Number(body.getAttribute("data-live-spread")) || 0;
 
   function prefs() {
     try { return JSON.parse(window.localStorage.getItem(prefsKey) || "{}"); } catch (e) { return {}; }
@@ -210,8 +214,11 @@
     state = next;
     showCount(next.waiting);
     var parts = String(next.v).split("~"), before = String(previous.v || "").split("~");
-    if (parts[0] !== before[0]) window.htmx && window.htmx.trigger(body, "live-queue");
-    if (parts[1] !== before[1]) window.htmx && window.htmx.trigger(body, "live-mine");
+    // Every open page hears of a change at the same moment: each fetches its rows a random
+    // moment within SPREAD_MS later, so that hundreds of pages do not reach the server at once.
+    var spread = Math.random() * SPREAD_MS;
+    if (parts[0] !== before[0]) setTimeout(function () { window.htmx && window.htmx.trigger(body, "live-queue"); }, spread);
+    if (parts[1] !== before[1]) setTimeout(function () { window.htmx && window.htmx.trigger(body, "live-mine"); }, spread);
     if (!operator) return;
     if (next.mine_count > (previous.mine_count || 0)) notify("assigned", next.v);
     else if (next.waiting > (previous.waiting || 0)) notify("waiting", next.v);

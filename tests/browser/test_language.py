@@ -49,3 +49,21 @@ def test_stored_choice_follows_the_user_to_another_browser(factory, new_page, si
     second.get_by_role("button", name="Sign in").click()
     expect(second.locator("html")).to_have_attribute("lang", "ru")
     expect(second.get_by_role("heading", name="Обзор", level=1)).to_be_visible()
+
+
+def test_weight_shares_are_written_in_the_pages_language_while_typing(factory, new_page, sign_in):
+    anna, boris = factory.operator("Anna"), factory.operator("Boris")
+    source = factory.source("Site", weights={anna: "1"})
+    staff = factory.staff("supervisor", email="boss@example.com")
+    page = new_page()
+    sign_in(page, staff.email)
+    page.locator("header").get_by_role("button", name="RU").click()
+    expect(page.get_by_role("heading", name="Обзор", level=1)).to_be_visible()
+    page.goto(f"/sources/{source.id}/weights")
+    anna_share = page.locator(f"[data-share-for='weight-{anna.id}']")
+    expect(page.locator(f"#weight-{anna.id}")).to_have_value("1,00")  # the weight as Russian writes it
+    expect(anna_share).to_have_text("100,0\xa0%")  # the server's share
+    page.locator(f"#weight-{boris.id}").press_sequentially("3")
+    expect(anna_share).to_have_text("25,0\xa0%")  # the script's, in the same words
+    page.locator(f"#weight-{boris.id}").press_sequentially(",5")  # a decimal comma is a weight too
+    expect(anna_share).to_have_text("22,2\xa0%")

@@ -114,3 +114,28 @@ def test_a_page_whose_stream_does_not_answer_falls_back_to_polling(
     expect(page.locator(f"#queue-row-{contact_id}")).to_contain_text("Vera", timeout=LIVE_MS)
     assert polls_served(live_server) > 0
     assert_same_document(page)
+
+
+def test_a_contact_taken_in_by_another_app_instance_shows_within_2_seconds(
+    factory, new_page, sign_in, live_server, live_mode, database_url, tmp_path
+):
+    # Two app instances (as on two hosts) over one database: the page is served by one,
+    # the webhook by the other; the stream (or the poll) reads the shared database.
+    from tests.live_server import start_server
+
+    other = start_server(database_url, tmp_path / "other-instance", workers=1)
+    try:
+        source = factory.source("Landing page", key="landing")
+        boss = factory.staff("supervisor", email="boss@example.com")
+        page = new_page()
+        sign_in(page, boss.email)
+        page.goto("/queue")
+        mark_page(page)
+        contact_id, answered = post_contact(other, source, phone="+7 999 000-00-12", name="Inna")
+        expect(page.locator(f"#queue-row-{contact_id}")).to_contain_text("Inna", timeout=LIVE_MS)
+        seen_after = time.monotonic() - answered
+        assert seen_after < LIVE_MS / 1000, f"shown after {seen_after:.2f} s"
+        assert_same_document(page)
+    finally:
+        other.stop()
+    assert not other.server_errors()

@@ -116,35 +116,35 @@ def test_supervisor_creates_operators_and_a_source_and_fills_its_weights(
 
     # The shares follow the keyboard, before anything is saved.
     anna.press_sequentially("1")
-    expect(anna_share).to_have_text("100.0 %")
+    expect(anna_share).to_have_text("100.0%")
     expect(boris_share).to_have_text("—")
     boris.press_sequentially("3")
-    expect(anna_share).to_have_text("25.0 %")
-    expect(boris_share).to_have_text("75.0 %")
+    expect(anna_share).to_have_text("25.0%")
+    expect(boris_share).to_have_text("75.0%")
     boris.press_sequentially("x")  # "3x" is no weight: marked, and left out of the shares
     expect(boris).to_have_attribute("aria-invalid", "true")
-    expect(anna_share).to_have_text("100.0 %")
+    expect(anna_share).to_have_text("100.0%")
     expect(boris_share).to_have_text("—")
     boris.press("Backspace")
     expect(boris).not_to_have_attribute("aria-invalid", "true")
-    expect(anna_share).to_have_text("25.0 %")
-    expect(boris_share).to_have_text("75.0 %")
+    expect(anna_share).to_have_text("25.0%")
+    expect(boris_share).to_have_text("75.0%")
     assert factory.count("source_operator_distributions") == 0, "typing alone saved something"
 
     page.get_by_role("button", name="Save weights").click()
     expect(flash(page)).to_have_text("Weights of Landing page saved.")
     expect(anna).to_have_value("1.00")
     expect(boris).to_have_value("3.00")
-    expect(anna_share).to_have_text("25.0 %")
-    expect(boris_share).to_have_text("75.0 %")
+    expect(anna_share).to_have_text("25.0%")
+    expect(boris_share).to_have_text("75.0%")
     assert factory.count("source_operator_distributions") == 2
 
     # The source page shows the saved table too.
     page.get_by_role("button", name="Source and webhook").click()
     expect(row_of(page, "Anna")).to_contain_text("1.00")
-    expect(row_of(page, "Anna")).to_contain_text("25.0 %")
+    expect(row_of(page, "Anna")).to_contain_text("25.0%")
     expect(row_of(page, "Boris")).to_contain_text("3.00")
-    expect(row_of(page, "Boris")).to_contain_text("75.0 %")
+    expect(row_of(page, "Boris")).to_contain_text("75.0%")
 
 
 # -- steps 4 to 6: intake, a full house, the queue ---------------------------------

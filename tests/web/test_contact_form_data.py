@@ -143,14 +143,14 @@ def test_an_operators_own_list_marks_them_too(client, sign_in, factory, make_con
 
 def test_a_stored_warning_is_shown_in_the_pages_language(client, sign_in, make_contact, mark, site, factory):
     contact = make_contact(site, phone="+79990000009")
-    # Stored in English, as the webhook and the API say it; a message without parameters reads in
-    # the page's language, one with parameters (the value quoted) as stored.
+    # Stored in English, as the webhook and the API say it; pages read each in their language, a
+    # message with values by the template it was made from (the values as stored).
     mark(contact, warnings=["Not a phone number.", 'Phone "12" (field "tel") could not be read: x'])
     sign_in()
     client.post("/language", data={"locale": "ru", "csrf_token": _csrf(client)})
     html = page(client.get(f"/contacts/{contact.id}"))
-    assert "Это не номер телефона." in html and "Not a phone number." not in html
-    assert "Phone &#34;12&#34; (field &#34;tel&#34;) could not be read: x" in html
+    assert "Это не похоже на номер телефона." in html and "Not a phone number." not in html
+    assert "Не удалось прочитать телефон «12» (поле «tel»): x" in html and "could not be read" not in html
 
 
 def _csrf(client) -> str:

@@ -73,6 +73,9 @@ def test_every_msgid_has_a_russian_translation(extracted, russian):
             problems.append(f"fuzzy: {message.id!r}")
         elif isinstance(entry.string, str) and not entry.string:
             problems.append(f"untranslated: {message.id!r}")
+        elif isinstance(message.id, tuple) and isinstance(entry.string, str):
+            # ngettext finds no plural forms in a singular entry and falls back to English.
+            problems.append(f"a count now, its plural forms missing: {message.id!r}")
         elif not isinstance(entry.string, str) and (
             len(entry.string) != russian.num_plurals or not all(entry.string)
         ):
@@ -287,7 +290,7 @@ def test_intake_validation_is_translated_on_the_page(client, sign_in, factory):
     )
     assert response.status_code == 422
     page = text(response)
-    assert "Такого номера телефона не бывает." in page or "Это не номер телефона." in page
+    assert "Проверьте номер — похоже, в нём не хватает цифр или есть лишние." in page
     assert "Неверный адрес эл. почты:" in page
     assert "Not a possible phone number." not in page
 
@@ -301,7 +304,7 @@ def test_weight_error_is_translated_on_the_page(client, sign_in, factory):
         f"/sources/{source.id}/weights", data={"csrf_token": token, f"weight-{anna.id}": "1000"}, headers=RU
     )
     assert response.status_code == 422
-    assert "Вес должен быть от 0.01 до 999.99." in text(response)
+    assert "Вес должен быть от 0,01 до 999,99." in text(response)
 
 
 def test_api_messages_stay_english(client, factory):
@@ -337,3 +340,152 @@ def test_webhook_messages_stay_english(client, factory):
     assert error["fields"]["email"][0].startswith("Not a valid email address: ")
     empty = client.post("/webhooks/site", json={}, headers={"X-Webhook-Token": source.webhook_token, **RU})
     assert empty.get_json()["error"]["message"] == "Give at least one of external_id, phone or email."
+
+
+# --- words that read right: nothing left in English, numbers and counts as Russian writes them -------
+
+# msgids whose Russian is rightly the same text: no word in them is translated.
+SAME_IN_RUSSIAN = {
+    "Apps Script",  # Google's product name, as its menu shows it
+}
+# Not words to translate: placeholders, tags, code and addresses.
+NOT_WORDS = re.compile(r"%\(\w+\)[sdr]|<code>.*?</code>|<[^>]+>|\bhttps?://\S+|\b[\w.+-]+@[\w.-]+")
+
+
+def test_no_translation_is_left_in_english(extracted, russian):
+    """A msgstr equal to its msgid is English left on a Russian page, unless it has no word to translate."""
+    left = []
+    for message in extracted:
+        entry = russian.get(message.id) if message.id else None
+        if entry is None or not entry.string or message.id in SAME_IN_RUSSIAN:
+            continue
+        english = [entry.id] if isinstance(entry.id, str) else list(entry.id)
+        strings = [entry.string] if isinstance(entry.string, str) else list(entry.string)
+        for string in strings:
+            if string in english and re.search(r"[A-Za-z]{2,}", NOT_WORDS.sub("", string)):
+                left.append(string)
+    assert not left, "Russian left in English:\n" + "\n".join(left)
+
+
+def render(app, template: str, headers: dict, **values) -> str:
+    with app.test_request_context("/", headers=headers):
+        return render_template_string(template, **values)
+
+
+def test_weights_and_shares_are_written_in_the_pages_language(app):
+    template = "{{ w | decimal }} | {{ share | percent }} | {{ share | percent(0) }} | {{ none | percent }}"
+    values = {"w": "30.5", "share": 0.30333, "none": None}
+    assert render(app, template, EN, **values) == "30.50 | 30.3% | 30% | —"
+    assert render(app, template, RU, **values) == "30,50 | 30,3\xa0% | 30\xa0% | —"
+
+
+@pytest.mark.parametrize(
+    ("num", "waiting", "days"),
+    [
+        (1, "1 обращение ждёт", "(1 день,"),
+        (2, "2 обращения ждут", "(2 дня,"),
+        (5, "5 обращений ждут", "(5 дней,"),
+        (11, "11 обращений ждут", "(11 дней,"),
+        (21, "21 обращение ждёт", "(21 день,"),
+    ],
+)
+def test_counts_take_the_russian_plural_form(app, num, waiting, days):
+    queue = (
+        "{{ ngettext('%(num)d contact waiting, oldest first.', "
+        "'%(num)d contacts waiting, oldest first.', n) }}"
+    )
+    assert render(app, queue, RU, n=num).startswith(waiting)
+    period = (
+        "{{ ngettext('Period: %(start)s – %(end)s (%(num)d day, %(zone)s).', "
+        "'Period: %(start)s – %(end)s (%(num)d days, %(zone)s).', n, start='a', end='b', zone='UTC') }}"
+    )
+    assert days in render(app, period, RU, n=num)
+
+
+@pytest.mark.parametrize(
+    ("stored", "english", "russian"),
+    [
+        ("system", "system", "система"),
+        ("anonymous", "not signed in", "без входа"),
+        ("cli", "command line", "командная строка"),
+        ("cli drain-queue", "command line: drain-queue", "командная строка: drain-queue"),
+        ("webhook site", "webhook of site", "вебхук источника site"),
+        ("api anna@example.com", "anna@example.com via the API", "anna@example.com через API"),
+        ("anna@example.com", "anna@example.com", "anna@example.com"),
+    ],
+)
+def test_who_acted_is_named_in_the_pages_language(app, stored, english, russian):
+    assert render(app, "{{ who | actor }}", EN, who=stored) == english
+    assert render(app, "{{ who | actor }}", RU, who=stored) == russian
+
+
+def test_stored_codes_are_named_in_the_pages_language(app):
+    template = "{{ value_label(key, value) }}"
+    cases = [
+        ("reason", "not_opened", "не открыто вовремя"), ("form_format", "standard", "стандартный формат"),
+        ("mode", "drain", "из очереди"), ("outcome", "no_answer", "Не дозвонились"),
+        ("by", "address", "IP-адрес"), ("reason", "something_new", "something_new"), ("name", "Anna", "Anna"),
+    ]
+    for key, value, russian in cases:
+        assert render(app, template, RU, key=key, value=value) == russian, (key, value)
+    assert render(app, template, EN, key="reason", value="not_opened") == "not opened in time"
+
+
+def test_a_stored_english_message_with_values_reads_in_russian(app):
+    from crm_web.web.i18n import read_back
+
+    with app.test_request_context("/", headers=RU):
+        assert read_back('Phone "12" (field "tel") could not be read: Not a phone number.') == (
+            "Не удалось прочитать телефон «12» (поле «tel»): Это не похоже на номер телефона."
+        )
+        assert read_back("Name is longer than 255 characters.") == "Имя длиннее 255 символов."
+        assert read_back("Olga asked for %(x)s") == "Olga asked for %(x)s"  # not the catalog's: as stored
+    with app.test_request_context("/", headers=EN):
+        assert read_back("Name is longer than 255 characters.") == "Name is longer than 255 characters."
+
+
+def visible_text(html: str) -> str:
+    """What a reader sees: no scripts, code samples, tags or attributes."""
+    html = re.sub(r"<(script|style|pre|code)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+# English that Russian pages used to show: stored codes, column names, field names.
+ENGLISH_LEFT = ("system", "anonymous", "max_load", "form_fields", "external_id", "contact.assigned",
+                "weights.updated", "could not be read", "standard", "Lead", "days")
+
+
+def test_russian_pages_show_no_english_words(client, sign_in, factory, make_contact, log_in, app):
+    from sqlalchemy import update
+
+    from crm_web.core.extensions import db
+    from crm_web.models import Contact
+
+    anna, boris = factory.operator("Anna", max_load=3), factory.operator("Boris", max_load=3)
+    source = factory.source("Site", weights={anna: "30", boris: "10"})
+    contact = make_contact(source, phone="+79990000001", name="Olga")
+    with app.app_context():
+        db.session.execute(update(Contact).where(Contact.id == contact.id).values(warnings=[
+            'Email "x@" (field "Email") could not be read: Not a valid email address: x',
+            "The name is longer than 255 characters: cut to fit, the whole text is kept in form_fields.",
+        ]))
+        db.session.commit()
+        db.session.remove()
+    staff = sign_in("supervisor")
+    log_in(app.test_client(), staff.email, "wrong password")  # an "anonymous" failed sign-in in the trail
+    pages = ["/", "/queue", "/audit", f"/contacts/{contact.id}", f"/sources/{source.id}/weights",
+             f"/operators/{anna.id}/edit", "/reports/distribution", "/reports/team", "/leads", "/contacts"]
+    for path in pages:
+        response = client.get(path, headers=RU)
+        assert response.status_code == 200, path
+        shown = visible_text(text(response))
+        left = [word for word in ENGLISH_LEFT if re.search(rf"\b{re.escape(word)}\b", shown)]
+        assert not left, f"{path}: {left}"
+    audit = visible_text(text(client.get("/audit", headers=RU)))
+    assert "система" in audit and "без входа" in audit and "неверный пароль" in audit
+    contact_page = visible_text(text(client.get(f"/contacts/{contact.id}", headers=RU)))
+    assert "Не удалось прочитать адрес эл. почты «x@»" in contact_page
+    weights = text(client.get(f"/sources/{source.id}/weights", headers=RU))
+    assert 'value="30,00"' in weights and "75,0\xa0%" in weights and "25,0\xa0%" in weights
+    period = visible_text(text(client.get("/reports/team", headers=RU)))
+    assert re.search(r"\(\d+ (день|дня|дней), UTC\)", period)

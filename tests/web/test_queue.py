@@ -294,7 +294,7 @@ def test_a_full_or_paused_operator_user_is_told_why_there_is_no_take(client, sig
     make_contact(factory.source(weights={anna: 1}), phone=phone(42))
     sign_in("operator", operator_id=anna.id)
     html = page(client.get("/queue"))
-    assert ">Take</button>" not in html and "maximum of 1 active contacts" in html
+    assert ">Take</button>" not in html and "maximum of 1 active contact; close it" in html
 
 
 def test_escapes_lead_name_and_message(client, sign_in, make_contact, queue_source):

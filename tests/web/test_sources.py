@@ -213,7 +213,7 @@ def test_detail_shows_webhook_url_token_copy_buttons_and_example(client, sign_in
     assert "curl -X POST 'http://localhost/webhooks/website-form'" in html
     assert f"X-Webhook-Token: {source.webhook_token}" in html
     # The weight table summary.
-    assert "Anna" in html and "10.00" in html and "100.0 %" in html
+    assert "Anna" in html and "10.00" in html and "100.0%" in html
     # The new token needs a confirmation that says what happens.
     assert "stops working at once" in html
     assert f'action="/sources/{source.id}/token"' in html

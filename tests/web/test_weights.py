@@ -98,8 +98,8 @@ def test_one_row_per_live_operator_with_state_load_weight_and_saved_share(client
     assert f'name="weight-{gone.id}"' not in html and "Gone" not in html
     assert re.search(rf'name="weight-{anna.id}" value="3.00" data-weight', html)
     assert re.search(rf'name="weight-{clara.id}" value="" data-weight', html)
-    assert share_of(html, anna.id) == "75.0 %"
-    assert share_of(html, boris.id) == "25.0 %"
+    assert share_of(html, anna.id) == "75.0%"
+    assert share_of(html, boris.id) == "25.0%"
     assert share_of(html, clara.id) == "—"
     assert "0 / 5" in html and "0 / 2" in html  # loads against max_load
     assert "paused" in html  # Clara's state
@@ -121,8 +121,8 @@ def test_saving_replaces_the_whole_table(client, sign_in, csrf, rules, team):
     html = page(client.get(url))
     assert "Weights of Website form saved." in html
     # Shares after saving come from the saved table.
-    assert share_of(html, anna.id) == "80.8 %"
-    assert share_of(html, clara.id) == "19.2 %"
+    assert share_of(html, anna.id) == "80.8%"
+    assert share_of(html, clara.id) == "19.2%"
     assert share_of(html, boris.id) == "—"
     assert re.search(rf'name="weight-{clara.id}" value="2.50"', html)
 

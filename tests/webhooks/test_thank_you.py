@@ -182,7 +182,7 @@ def test_the_error_page_speaks_the_visitors_accept_language(client, source, acce
     if expected == "ru":
         assert "Ваша заявка не отправлена" in page
         assert "Проверьте введённые данные" in page
-        assert "<strong>Телефон</strong>: Такого номера телефона не бывает." in page
+        assert "<strong>Телефон</strong>: Проверьте номер — похоже, в нём не хватает цифр" in page
         assert "Your request was not sent" not in page
     else:
         assert "Your request was not sent" in page
