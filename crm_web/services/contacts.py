@@ -17,7 +17,7 @@ from .audit import record
 from .drain import mark_capacity_freed
 from .notes import write_note
 from .pagination import Page, paginate
-from .search import contact_condition
+from .search import contact_condition, newest_first_of_few
 from .tx import write_transaction
 from .validation import get_by_id
 
@@ -89,9 +89,11 @@ def list_contacts(
         .options(joinedload(Contact.operator), joinedload(Contact.source), joinedload(Contact.lead))
         .order_by(*order)
     )
+    searched_newest_first = filters.search is not None and filters.status != "unassigned"
     return paginate(
         session, query, page, per_page,
         id_column=Contact.id, keyset=keyset, estimate_key=("contacts", filters),
+        few_order=newest_first_of_few(session, Contact.id) if searched_newest_first else None,
     )
 
 

@@ -14,7 +14,7 @@ from ..domain.messages import N_
 from ..domain.search import SearchQuery, parse_query
 from ..models import Contact, Lead, LeadDuplicate, utcnow
 from .pagination import Page, paginate
-from .search import lead_condition
+from .search import lead_condition, newest_first_of_few
 from .tx import insert_ignoring_conflicts, inserted_id
 
 # A conflict means another request created or filled a lead meanwhile; the
@@ -166,6 +166,7 @@ def list_leads(
     return paginate(
         session, query.order_by(Lead.id.desc()), page, per_page, id_column=Lead.id, keyset=keyset,
         estimate_key=("leads", tuple(sorted(filters.items())), search),
+        few_order=newest_first_of_few(session, Lead.id) if search is not None else None,
     )
 
 
@@ -209,6 +210,7 @@ def search_leads(
     return paginate(
         session, query.order_by(Lead.id.desc()), page, per_page, id_column=Lead.id, keyset=keyset,
         estimate_key=("lead-search", region, (q or "").strip()),
+        few_order=newest_first_of_few(session, Lead.id) if condition is not None else None,
     )
 
 

@@ -55,12 +55,17 @@ def paginate(
     id_column=None,
     keyset: ColumnElement[bool] | None = None,
     estimate_key: Hashable | None = None,
+    few_order=None,
 ) -> Page:
     """`query` must be ordered. `id_column`: the model's id, for the estimate
     of large totals; `keyset`: the condition of an `after` cursor (it narrows
     the items, not the total); `estimate_key`: names the list (table and
-    filters) so that its estimated total can be reused for a few seconds."""
+    filters) so that its estimated total can be reused for a few seconds;
+    `few_order`: the same order written so that no index gives it, used when
+    the total is exact (at most COUNT_CAP rows: services/search.py)."""
     total, estimated = count_total(session, query, id_column, estimate_key)
+    if few_order is not None and not estimated:
+        query = query.order_by(None).order_by(*few_order)
     if keyset is not None:
         query = query.where(keyset)
     items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique())

@@ -74,6 +74,19 @@ def _is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def newest_first_of_few(session: Session, id_column) -> tuple | None:
+    """A search's newest-first order for when it matched few rows (an exact total), PostgreSQL.
+
+    `ORDER BY id DESC LIMIT 50` tempts the planner to walk the primary key
+    backwards until 50 rows match, which is quick when matches are spread
+    evenly and takes seconds when they are all old (`client 12` at 300,000
+    leads: 4.7 s). Ordered by `id + 0`, no index gives the order: the search
+    index finds the few rows and they are sorted (60 ms). Many matches keep
+    the walk, which then ends soon.
+    """
+    return ((id_column + 0).desc(),) if _is_postgresql(session) else None
+
+
 def lead_condition(session: Session, query: SearchQuery) -> ColumnElement[bool]:
     """The leads `query` finds: an exact external id, a part of the name or email, or phone digits."""
     conditions: list[ColumnElement[bool]] = [Lead.external_id == query.raw]

@@ -96,13 +96,9 @@ LAYOUT = """([touchTargets, touchPx]) => {
   }
   return problems;
 }"""
-# Started in the page and left running (the page keeps the promise); AXE_RESULT waits for it.
-AXE_START = """() => {
-  window.__axeViolations = axe.run(document, {resultTypes: ['violations']}).then(result =>
-    result.violations.map(v => `axe ${v.id} (${v.impact}): ${v.help}: `
-      + v.nodes.slice(0, 4).map(n => n.target.join(' ')).join(', ')));
-}"""
-AXE_RESULT = "() => window.__axeViolations"
+AXE_RUN = """() => axe.run(document, {resultTypes: ['violations']}).then(result =>
+  result.violations.map(v => `axe ${v.id} (${v.impact}): ${v.help}: `
+    + v.nodes.slice(0, 4).map(n => n.target.join(' ')).join(', ')))"""
 
 
 def _load_demo_data(app) -> dict[str, int]:
@@ -193,20 +189,11 @@ def _choose_language(page, language: str, where: str) -> None:
     expect(page.locator("html")).to_have_attribute("lang", language)
 
 
-def _start_checks(page, width: int) -> list[str]:
-    """The layout's problems (on a phone); axe starts and goes on in the page (`_axe_problems`)."""
+def _problems(page, width: int) -> list[str]:
+    """The layout's problems (on a phone) and axe-core's violations."""
     problems = page.evaluate(LAYOUT, [TOUCH_TARGETS, TOUCH_PX]) if width == PHONE else []
     page.add_script_tag(url=AXE_URL)
-    page.evaluate(AXE_START)
-    return problems
-
-
-def _axe_problems(page) -> list[str]:
-    return page.evaluate(AXE_RESULT)
-
-
-def _problems(page, width: int) -> list[str]:
-    return _start_checks(page, width) + _axe_problems(page)
+    return problems + page.evaluate(AXE_RUN)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -223,23 +210,15 @@ def test_every_page_fits_and_passes_axe(site, browser, role, language, width):
     expect(page.locator("header.topbar")).to_be_visible()
     _choose_language(page, language, "header")
     problems, seen = [], []
-    # Two tabs in turn (CI has 2 cores): axe goes on with one page while the other tab loads the next.
-    tabs, checking = [page, context.new_page()], {}
-    for index, (endpoint, url) in enumerate(sorted(urls.items())):
-        tab = index % 2
-        if tab in checking:
-            problems += [f"{checking.pop(tab)}: {problem}" for problem in _axe_problems(tabs[tab])]
-        response = tabs[tab].goto(url)
+    for endpoint, url in sorted(urls.items()):
+        response = page.goto(url)
         if role == "operator" and response.status == 403:  # a supervisor's page
             continue
         if response.status != 200:
             problems.append(f"{url}: {response.status}")
             continue
         seen.append(endpoint)
-        problems += [f"{url}: {problem}" for problem in _start_checks(tabs[tab], width)]
-        checking[tab] = url
-    for tab, url in checking.items():
-        problems += [f"{url}: {problem}" for problem in _axe_problems(tabs[tab])]
+        problems += [f"{url}: {problem}" for problem in _problems(page, width)]
     # The navigation's menus open, one at a time, on the overview.
     page.goto("/")
     for menu in page.locator("header details").all():

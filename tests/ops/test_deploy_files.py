@@ -232,6 +232,7 @@ def test_compose_serves_the_live_stream_where_the_pages_open_it(compose, monkeyp
     for name in ("DATABASE_URL", "SECRET_KEY"):
         assert live["environment"][name] == services["app"]["environment"][name]
     monkeypatch.setenv("CRM_LIVE_BIND", live["environment"]["CRM_LIVE_BIND"])
+    monkeypatch.setenv("CRM_SERVING", "1")  # stream.conf.py sets it: undone after the test
     stream = runpy.run_path(str(ROOT / "stream.conf.py"))
     port = stream["bind"].rsplit(":", 1)[1]
     [mapping] = live["ports"]
