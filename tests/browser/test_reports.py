@@ -73,7 +73,7 @@ def test_report_draws_its_charts_for_the_demo_data(demo, new_page, sign_in):
     assert refused == [], refused
 
     # Filtering by one source keeps its chart only.
-    page.get_by_label("Source").select_option(label="Instagram")
+    page.get_by_role("combobox", name="Source").select_option(label="Instagram")
     page.get_by_role("button", name="Show").click()
     expect(page).to_have_url(re.compile(r"source=\d+"))
     expect(charts).to_have_count(1)
