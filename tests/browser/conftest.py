@@ -78,6 +78,14 @@ def browser(playwright_session):
     browser.close()
 
 
+@pytest.fixture(params=["sqlite"])
+def database_url(request):
+    """Browser tests run on SQLite: what a page shows does not depend on the database, and the
+    service, page and API tests run on both. A test where the database matters parametrises this
+    (indirect, "sqlite" and "postgresql"), as the live pages and the deliveries' tests do."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
 @pytest.fixture
 def live_server(request, app, database_url, tmp_path) -> Iterator[LiveServer]:
     """gunicorn with 2 workers over the test's (migrated, wiped) database.

@@ -16,10 +16,13 @@ pytestmark = pytest.mark.slow
 LIVE_MS = 2_000  # the contract's bound, from the webhook's answer to the page showing it
 
 
-@pytest.fixture(params=["stream", "poll"])
-def live_mode(request):
-    """How the pages stay live (tests/browser/conftest.py): the stream, or polling without one."""
-    return request.param
+# How the pages stay live (tests/browser/conftest.py): the stream on both databases; polling, the
+# fallback, on SQLite (CI time; the poll reads the same state as the stream on both).
+live_modes = pytest.mark.parametrize(
+    ("live_mode", "database_url"),
+    [("stream", "sqlite"), ("stream", "postgresql"), ("poll", "sqlite")],
+    indirect=["database_url"],
+)
 
 
 def polls_served(live_server) -> int:
@@ -35,6 +38,7 @@ def post_contact(live_server, source, **fields) -> tuple[int, float]:
     return answer.json()["contact"]["id"], time.monotonic()
 
 
+@live_modes
 def test_a_webhook_contact_shows_on_two_open_queue_pages_within_2_seconds(
     factory, new_page, sign_in, live_server, live_mode
 ):
@@ -66,6 +70,7 @@ def test_a_webhook_contact_shows_on_two_open_queue_pages_within_2_seconds(
         assert polls_served(live_server) > 0
 
 
+@live_modes
 def test_the_waiting_count_follows_on_any_page(factory, new_page, sign_in, live_server, live_mode):
     source = factory.source("Landing page", key="landing")
     boss = factory.staff("supervisor", email="boss@example.com")
@@ -80,6 +85,7 @@ def test_the_waiting_count_follows_on_any_page(factory, new_page, sign_in, live_
     assert_same_document(page)
 
 
+@live_modes
 def test_a_contact_assigned_to_an_operator_shows_on_their_own_page_within_2_seconds(
     factory, new_page, sign_in, live_server, live_mode
 ):
@@ -116,6 +122,7 @@ def test_a_page_whose_stream_does_not_answer_falls_back_to_polling(
     assert_same_document(page)
 
 
+@live_modes
 def test_a_contact_taken_in_by_another_app_instance_shows_within_2_seconds(
     factory, new_page, sign_in, live_server, live_mode, database_url, tmp_path
 ):

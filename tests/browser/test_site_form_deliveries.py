@@ -63,6 +63,7 @@ def landing_site(tmp_path) -> Iterator[tuple]:
     server.server_close()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)  # written in batches
 def test_a_tilda_like_form_delivery_is_listed_on_the_source_page_with_what_became_of_each_field(
     factory, live_server, new_page, sign_in, landing_site
 ):
