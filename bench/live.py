@@ -142,6 +142,18 @@ class Pages:
     latencies: list[float] = field(default_factory=list)
     stop: bool = False
 
+    async def shown(self, user: User, version: str, new: str) -> str:
+        """As the page does with a newer version: when the queue's part changed, fetch the rows
+        (after the page's random spread) and note how long after the webhook's answer."""
+        if new.split("~")[0] != version.split("~")[0]:
+            await asyncio.sleep(random.random() * user.spread)
+            await get(self.port, "/queue", user.cookie, htmx=True)  # hx-get of the rows
+            self.fetches += 1
+            posted = self.posted.get(new.split("~")[0])
+            if posted is not None:
+                self.latencies.append(time.monotonic() - posted)
+        return new
+
     async def page(self, user: User) -> None:
         await asyncio.sleep(random.random() * user.interval)
         # As if loaded now: the state the page shows is the latest.
@@ -158,14 +170,7 @@ class Pages:
             self.polls += 1
             if status == 200:
                 answer = json.loads(body.decode())
-                if answer["v"].split("~")[0] != version.split("~")[0]:
-                    await asyncio.sleep(random.random() * user.spread)
-                    await get(self.port, "/queue", user.cookie, htmx=True)  # hx-get of the rows
-                    self.fetches += 1
-                    posted = self.posted.get(answer["v"].split("~")[0])
-                    if posted is not None:
-                        self.latencies.append(time.monotonic() - posted)
-                version = answer["v"]
+                version = await self.shown(user, version, answer["v"])
             elif status not in (200, 204):
                 self.errors += 1
             await asyncio.sleep(user.interval)
@@ -196,14 +201,7 @@ class Pages:
                     continue  # the retry hint, heartbeats
                 self.polls += 1
                 answer = json.loads(event[6:])
-                if answer["v"].split("~")[0] != version.split("~")[0]:
-                    await asyncio.sleep(random.random() * user.spread)
-                    await get(self.port, "/queue", user.cookie, htmx=True)  # hx-get of the rows
-                    self.fetches += 1
-                    posted = self.posted.get(answer["v"].split("~")[0])
-                    if posted is not None:
-                        self.latencies.append(time.monotonic() - posted)
-                version = answer["v"]
+                version = await self.shown(user, version, answer["v"])
         writer.close()
 
     async def run(self, seconds: float) -> None:
