@@ -29,8 +29,11 @@ run: install
 lint: install-dev
 	$(BIN)/ruff check .
 
+# Tests that start servers and browsers (marked slow) run alone: their time limits are the
+# contract's (a live page within 2 s); the rest share the machine's cores (pytest-xdist).
 test: install-dev lint browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto -m "not slow"
+	$(BIN)/pytest -m slow
 
 # Browser tests drive Debian's Chromium (Playwright never downloads a browser here).
 browser:

@@ -27,8 +27,8 @@ from .access import staff_required
 from .pages import PER_PAGE
 
 PATH = "/live"
-POLL_MS = 1500  # the pages' poll interval: a change shows within it plus one fragment's fetch
-# Pages fetch their rows a random moment within this after hearing of a change, not all at once.
+POLL_MS = 1000  # the pages' poll interval: a change shows within it plus one fragment's fetch
+# Pages fetch their rows a random moment within this after the stream tells of a change, not all at once.
 SPREAD_MS = 400
 _JSON = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
 

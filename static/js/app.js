@@ -209,14 +209,14 @@
       note.onclick = function () { window.focus(); note.close(); };
     }
   }
-  function apply(next) {
+  // `spread`: the stream tells every open page of a change at the same moment, so each fetches
+  // its rows a random moment within SPREAD_MS later; polls are spread by their own phase.
+  function apply(next, spread) {
     var previous = state;
     state = next;
     showCount(next.waiting);
     var parts = String(next.v).split("~"), before = String(previous.v || "").split("~");
-    // Every open page hears of a change at the same moment: each fetches its rows a random
-    // moment within SPREAD_MS later, so that hundreds of pages do not reach the server at once.
-    var spread = Math.random() * SPREAD_MS;
+    spread = spread ? Math.random() * SPREAD_MS : 0;
     if (parts[0] !== before[0]) setTimeout(function () { window.htmx && window.htmx.trigger(body, "live-queue"); }, spread);
     if (parts[1] !== before[1]) setTimeout(function () { window.htmx && window.htmx.trigger(body, "live-mine"); }, spread);
     if (!operator) return;
@@ -249,7 +249,7 @@
     var source = new window.EventSource(target.href);
     var opened = false;
     source.onopen = function () { opened = true; failures = 0; };
-    source.onmessage = function (event) { apply(JSON.parse(event.data)); };
+    source.onmessage = function (event) { apply(JSON.parse(event.data), true); };
     source.addEventListener("renew", function () {
       source.close();
       renew().then(function (goOn) { if (goOn) listen(); });
@@ -271,7 +271,7 @@
         if (response.status === 204) return true;
         if (response.status === 401) return renew();
         if (!response.ok) return true;
-        return response.json().then(function (next) { apply(next); return true; });
+        return response.json().then(function (next) { apply(next, false); return true; });
       })
       .catch(function () { return true; })  // offline or restarting: try again
       .then(function (goOn) { if (goOn) setTimeout(poll, interval); });
