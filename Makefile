@@ -32,8 +32,8 @@ lint: install-dev
 # Tests that start servers and browsers (marked slow) run alone: their time limits are the
 # contract's (a live page within 2 s); the rest share the machine's cores (pytest-xdist).
 test: install-dev lint browser
-	$(BIN)/pytest -n auto -m "not slow"
-	$(BIN)/pytest -m slow
+	$(BIN)/pytest -n auto -m "not slow"; shared=$$?; $(BIN)/pytest -m slow; alone=$$?; \
+		exit $$(( shared || alone ))
 
 # Browser tests drive Debian's Chromium (Playwright never downloads a browser here).
 browser:
