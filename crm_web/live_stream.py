@@ -34,6 +34,7 @@ PATH = "/live/stream"
 HEARTBEAT_SECONDS = 15  # a comment line: proxies keep the connection, a closed page frees its thread
 RETRY_MS = 2000  # how soon the browser reconnects after a dropped connection
 EVENT_EVERY = 1.0  # seconds between two events to one page, at least
+COUNT_EVERY = 3.0  # the same when only the number waiting changed (the page fetches nothing then)
 FIRST_PAGE = 50  # the queue's page size (crm_web/web/pages.py PER_PAGE; checked by a test)
 
 _STREAM_HEADERS = [
@@ -99,13 +100,20 @@ class LiveStream:
                     return
                 now = time.monotonic()
                 # A busy intake changes the state all the time: a page hears of it at most every
-                # EVENT_EVERY seconds (each event may make it fetch its rows); after a quiet
-                # spell, at once.
-                not_before = sent + EVENT_EVERY
+                # EVENT_EVERY seconds (each event may make it fetch its rows), of a new number
+                # waiting alone every COUNT_EVERY; after a quiet spell, at once.
+                not_before, count_not_before = sent + EVENT_EVERY, sent + COUNT_EVERY
                 wait = min(written + self.heartbeat - now, left)
                 if now < not_before:
-                    wait = min(wait, not_before - now)
-                state = self.hub.next_state(operator_id, shown, max(wait, 0.01), not_before)
+                    # Nothing goes out before then: not woken by every change meanwhile.
+                    time.sleep(max(0.0, min(wait, not_before - now)))
+                    wait -= not_before - now
+                    now = time.monotonic()
+                if now < count_not_before:
+                    wait = min(wait, count_not_before - now)  # a new count waiting by then goes out
+                state = self.hub.next_state(
+                    operator_id, shown, max(wait, 0.01), not_before, count_not_before
+                )
                 if self.hub.stopped:
                     return
                 if state is None and time.monotonic() - written >= self.heartbeat:

@@ -65,9 +65,13 @@ class LiveState:
     mine_count: int = 0
 
     @property
+    def lists_version(self) -> str:
+        """What the page's lists show: it refreshes them when this changes."""
+        return f"{self.queue}~{self.mine}"
+
+    @property
     def version(self) -> str:
-        # The number waiting last: a page refreshes its lists on the first two parts only.
-        return f"{self.queue}~{self.mine}~{self.waiting}"
+        return f"{self.lists_version}~{self.waiting}"
 
     def as_json(self) -> dict:
         return {"v": self.version, "waiting": self.waiting, "mine_count": self.mine_count}

@@ -58,14 +58,19 @@ class LiveHub:
                 self._states.pop(operator_id, None)
 
     def next_state(
-        self, operator_id: int | None, version: str, timeout: float, not_before: float = 0.0
+        self, operator_id: int | None, version: str, timeout: float, not_before: float = 0.0,
+        count_not_before: float | None = None,
     ) -> LiveState | None:
         """The operator's state once it differs from `version`, and not before `not_before`
-        (time.monotonic()); None if that did not come within `timeout`."""
+        (time.monotonic()), or `count_not_before` when only the number waiting differs;
+        None if that did not come within `timeout`."""
+        count_not_before = not_before if count_not_before is None else count_not_before
         with self._changed:
-            self._changed.wait_for(lambda: self._ready(operator_id, version, not_before), timeout)
+            self._changed.wait_for(
+                lambda: self._ready(operator_id, version, not_before, count_not_before), timeout
+            )
             state = self._states.get(operator_id)
-            ready = not self._stopped and self._ready(operator_id, version, not_before)
+            ready = not self._stopped and self._ready(operator_id, version, not_before, count_not_before)
             return state if ready else None
 
     @property
@@ -77,11 +82,14 @@ class LiveHub:
             self._stopped = True
             self._changed.notify_all()
 
-    def _ready(self, operator_id, version: str, not_before: float) -> bool:
+    def _ready(self, operator_id, version: str, not_before: float, count_not_before: float) -> bool:
         if self._stopped:
             return True
         state = self._states.get(operator_id)
-        return state is not None and state.version != version and time.monotonic() >= not_before
+        if state is None or state.version == version:
+            return False
+        lists_changed = state.lists_version != version.rpartition("~")[0]
+        return time.monotonic() >= (not_before if lists_changed else count_not_before)
 
     def _watch(self) -> None:
         failures = 0

@@ -255,3 +255,44 @@ def test_a_page_hears_at_most_one_event_a_second_and_the_latest_state(
     assert all(b - a >= 0.9 for a, b in zip(times, times[1:], strict=False))
     opened.close()
     hub.stop()
+
+
+def test_a_new_number_waiting_alone_reaches_a_page_less_often_than_a_change_of_its_rows(
+    app, client, factory, monkeypatch
+):
+    """A contact joining the end of a long queue changes only the count (the page fetches nothing
+    then): a page hears of it COUNT_EVERY after its last event, not EVENT_EVERY; a change of what
+    the page lists still comes EVENT_EVERY after."""
+    from crm_web.models import User
+    from crm_web.services.contacts import close_contact
+
+    monkeypatch.setattr(live_stream, "EVENT_EVERY", 0.3)
+    monkeypatch.setattr(live_stream, "COUNT_EVERY", 1.5)
+    with app.app_context():
+        hub = LiveHub(db.engine, 1, every=0.05)  # a first page of one contact
+    stream = LiveStream(SECRET, hub, heartbeat=5)
+    source = factory.source("Site", key="site")
+    boss = factory.staff("supervisor", email="boss@example.com")
+    first_id = post_json(client, source, {"phone": "+79990000050"}).get_json()["contact"]["id"]
+    post_json(client, source, {"phone": "+79990000051"})  # the queue has a second page
+    opened = Opened(stream, f"t={ticket()}&v=")
+    shown = opened.next_event(timeout=3)
+    shown_at = time.monotonic()
+    assert shown["waiting"] == 2
+
+    post_json(client, source, {"phone": "+79990000052"})  # the end of the queue: the count alone
+    count_only = opened.next_event(timeout=4)
+    heard_at = time.monotonic()
+    assert count_only["waiting"] == 3
+    assert count_only["v"].rpartition("~")[0] == shown["v"].rpartition("~")[0]
+    assert heard_at - shown_at >= 1.4
+
+    with app.app_context():  # the first page's contact leaves the queue: the page's rows change
+        close_contact(db.session, first_id, db.session.get(User, boss.user_id))
+        db.session.remove()
+    rows_changed = opened.next_event(timeout=3)
+    assert rows_changed["waiting"] == 2
+    assert rows_changed["v"].rpartition("~")[0] != count_only["v"].rpartition("~")[0]
+    assert time.monotonic() - heard_at < 1.2
+    opened.close()
+    hub.stop()
