@@ -237,6 +237,14 @@ def _load_sqlite(conn, leads: int, contacts: int, sources: list[int], ops: dict[
             [(*r[:7], iso(r[7]), iso(r[8]), iso(r[9]), iso(r[10]), r[11]) for r in batch],
         )
         conn.execute("COMMIT")
+    # The app indexes new rows for search in batches (crm_web/services/search.py): all of them now.
+    sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+    from crm_web.services.search import SQLITE_INDEX_PENDING
+
+    conn.execute("BEGIN")
+    for statement in SQLITE_INDEX_PENDING:
+        conn.execute(statement)
+    conn.execute("COMMIT")
 
 
 def _copy_text(value) -> str:

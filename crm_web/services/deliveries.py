@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..domain.form_body import MASK, is_secret_name
 from ..models import WebhookDelivery, utcnow
 from .driver_sql import DriverStatement
+from .search import index_pending
 from .tx import write, write_connection
 
 RECENT = 50
@@ -199,6 +200,8 @@ def _write(engine: Engine, rows: list[dict], since_pruned: dict) -> None:
     try:
         with write_connection(engine) as conn:
             _INSERT_ROWS.write_many(conn, rows)
+            if conn.dialect.name == "sqlite":
+                index_pending(conn)  # the contacts of these requests into the search index, at once
     except IntegrityError:
         # Its contact or source deleted before the row was written: the others still are.
         for row in rows:

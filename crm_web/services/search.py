@@ -9,8 +9,13 @@ that the search indexes of migration 0009 serve, on each database:
   the planner cannot use them; `lower()` follows the database's locale, so
   Cyrillic capitals and `ё` are folded by `translate()` as well, whatever it is.
 * SQLite: contentless FTS5 tables with the trigram tokenizer (it folds case,
-  Cyrillic too), filled by triggers with `ё` written as `е`; a quoted phrase
-  of trigrams is a substring match.
+  Cyrillic too), with `ё` written as `е`; a quoted phrase of trigrams is a
+  substring match. A new row is not indexed in its own transaction: a
+  trigger queues its id (migration 0010) and `index_pending` indexes the
+  queue in one go, before every search (so a search finds every row
+  committed before it) and after every batch of delivery rows (so the queue
+  stays short). Indexing rows one by one cost a fifth of the intake's
+  throughput (docs/performance.md).
 
 Matching leads are read first (at most LEAD_IDS of them) and a contact
 condition then names them by id: `lead_id IN (...)` is an index look-up the
@@ -21,10 +26,12 @@ an OR would make it scan every contact.
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, String, bindparam, false, literal_column, or_, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..domain.search import SearchQuery
 from ..models import Contact, Lead
+from .tx import write_transaction
 
 # Past this many matching leads a query is not selective: the contacts are
 # then filtered by a subquery instead of a list of ids.
@@ -55,6 +62,50 @@ def _like(text_: str):
     """
     escaped = text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return bindparam(None, f"%{escaped}%", type_=String, literal_execute=True)
+
+
+# The SQLite search tables (migrations 0009 and 0010): the table indexed, its columns.
+SQLITE_SEARCH = {
+    "leads_search": ("leads", ("name", "email", "phone")),
+    "contacts_search": ("contacts", ("name", "message")),
+}
+
+
+def _sqlite_index_statements() -> list[str]:
+    statements = []
+    for table, (source, columns) in SQLITE_SEARCH.items():
+        names = ", ".join(columns)
+        # Folded as the triggers of migration 0010 fold what they remove: `ё` as `е`.
+        values = ", ".join(f"replace(replace(s.{c}, 'ё', 'е'), 'Ё', 'Е')" for c in columns)
+        present = " OR ".join(f"s.{c} IS NOT NULL" for c in columns)
+        statements.append(
+            f"INSERT INTO {table} (rowid, {names}) SELECT s.id, {values} FROM {source} s "
+            f"JOIN {table}_pending p ON p.id = s.id WHERE {present}"
+        )
+        statements.append(f"DELETE FROM {table}_pending")
+    return statements
+
+
+SQLITE_INDEX_PENDING = _sqlite_index_statements()
+SQLITE_ANY_PENDING = "SELECT " + " OR ".join(
+    f"EXISTS (SELECT 1 FROM {table}_pending)" for table in SQLITE_SEARCH
+)
+
+
+def index_pending(conn: Connection) -> None:
+    """SQLite: index the queued rows, inside the caller's write transaction (one writer at a time:
+    nothing is queued between the insert and the delete)."""
+    for statement in SQLITE_INDEX_PENDING:
+        conn.exec_driver_sql(statement)
+
+
+def catch_up(session: Session) -> None:
+    """SQLite: before a search, index what is queued (if anything is), so that the search reads an
+    index holding every row committed before it. PostgreSQL: nothing to do."""
+    if _is_postgresql(session) or not session.scalar(text(SQLITE_ANY_PENDING)):
+        return
+    with write_transaction(session):
+        index_pending(session.connection())
 
 
 def _phrase(text_: str) -> str:
@@ -89,6 +140,7 @@ def newest_first_of_few(session: Session, id_column) -> tuple | None:
 
 def lead_condition(session: Session, query: SearchQuery) -> ColumnElement[bool]:
     """The leads `query` finds: an exact external id, a part of the name or email, or phone digits."""
+    catch_up(session)
     conditions: list[ColumnElement[bool]] = [Lead.external_id == query.raw]
     found = _lead_identifiers(session, query)
     if found is not None:
@@ -123,6 +175,7 @@ def _lead_email(session: Session, query: SearchQuery) -> ColumnElement[bool]:
 
 def contact_condition(session: Session, query: SearchQuery) -> ColumnElement[bool]:
     """The contacts `query` finds: by their own name or message, or their lead's phone or email."""
+    catch_up(session)
     lead_side = _lead_identifiers(session, query)
     if lead_side is None and query.searches_text:
         lead_side = _lead_email(session, query)

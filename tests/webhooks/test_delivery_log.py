@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from crm_web.core.extensions import db
 from crm_web.models import WebhookDelivery
@@ -72,3 +73,24 @@ def test_a_worker_that_exits_writes_what_it_holds(app, factory, monkeypatch):
     hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     hooks["worker_exit"](None, None)
     assert [r.body for r in rows(app, source.id)] == ["last words"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL has no queue
+def test_on_sqlite_the_writer_indexes_the_webhooks_contacts_for_search_with_their_deliveries(
+    app, client, factory
+):
+    """The intake's transaction only queues a new contact and lead for search (migration 0010);
+    the delivery rows' batch indexes them, so the queue stays short without a search."""
+    source = factory.source("Site", key="site")
+    with recorded_statements(app) as log:
+        assert_created(post_json(client, source, {"phone": "+79990000043", "message": "Перезвоните"}))
+    assert not [s for s in log.statements if "contacts_search (" in s or "leads_search (" in s]
+    pending = text(
+        "SELECT (SELECT count(*) FROM contacts_search_pending) + (SELECT count(*) FROM leads_search_pending)"
+    )
+    matches = text("SELECT count(*) FROM contacts_search WHERE contacts_search MATCH 'Перезвон'")
+    with app.app_context():
+        deliveries.flush(db.engine)  # unless the writer's own round came first
+        assert db.session.scalar(pending) == 0
+        assert db.session.scalar(matches) == 1
+        db.session.remove()
