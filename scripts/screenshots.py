@@ -286,13 +286,23 @@ def take_screenshots(base_url: str, out: Path) -> list[Path]:
             expect(page.locator("svg.chart-shares rect.bar").first).to_be_visible()
             saved.append(shoot(page, "report", width, out))
             page.context.close()
-        # The overview, the queue and the audit trail in Russian (longer words: the layout must hold).
+        # The overview, the queue, a contact, a lead and the audit trail in Russian (longer words:
+        # the layout must hold).
         for width, height in WIDTHS.items():
             page = sign_in(browser, base_url, width, height, locale="ru-RU")
             saved.append(shoot(page, "overview-ru", width, out))
             page.goto("/queue")
             expect(page.locator(".queue-table")).to_be_visible()
             saved.append(shoot(page, "queue-ru", width, out))
+            # The oldest contact waiting: its page offers to assign it.
+            first_waiting = page.locator(".queue-table tbody a[href^='/contacts/']").first
+            contact_path = first_waiting.get_attribute("href")
+            page.goto(contact_path)
+            expect(page.locator("main h1")).to_be_visible()
+            saved.append(shoot(page, "contact-ru", width, out))
+            page.goto(lead_path)
+            expect(page.locator("tbody tr").first).to_be_visible()
+            saved.append(shoot(page, "lead-ru", width, out))
             page.goto("/audit")
             expect(page.locator(".audit-table")).to_be_visible()
             saved.append(shoot(page, "audit-ru", width, out))
