@@ -155,6 +155,15 @@ def shoot(page, name: str, width: int, out: Path) -> Path:
     return path
 
 
+def shoot_page(page, url: str, ready: str, name: str, width: int, out: Path) -> Path:
+    """Open `url`, wait until the first element `ready` (a selector) shows, take the whole page."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    expect(page.locator(ready).first).to_be_visible()
+    return shoot(page, name, width, out)
+
+
 def sign_in(browser, base_url: str, width: int, height: int, locale: str | None = None,
             email: str = "admin@example.com"):
     """A page of a new context (viewport width x height), signed in as the demo supervisor (or `email`).
@@ -262,50 +271,32 @@ def take_screenshots(base_url: str, out: Path) -> list[Path]:
             path = out / f"menu-{width}.png"
             page.screenshot(path=str(path), animations="disabled", caret="hide")  # the viewport, menu open
             saved.append(path)
-            page.goto("/queue")
-            expect(page.locator(".queue-table")).to_be_visible()
-            saved.append(shoot(page, "queue", width, out))
+            saved.append(shoot_page(page, "/queue", ".queue-table", "queue", width, out))
             page.goto("/sources")
             page.get_by_role("link", name="Website form").click()
             page.get_by_role("button", name="Edit weights").click()
             expect(page.locator("[data-share-for]").first).to_have_text(re.compile(r"%"))
             saved.append(shoot(page, "weights", width, out))
-            page.goto(result_path)
-            expect(page.locator("article.result")).to_be_visible()
-            saved.append(shoot(page, "intake-result", width, out))
-            page.goto(lead_path)
-            expect(page.locator("tbody tr").first).to_be_visible()
-            saved.append(shoot(page, "lead", width, out))
-            page.goto("/leads/duplicates")
-            expect(page.locator(".duplicates-table tbody tr").first).to_be_visible()
-            saved.append(shoot(page, "duplicates", width, out))
-            page.goto("/audit")
-            expect(page.locator("main table tbody tr").first).to_be_visible()
-            saved.append(shoot(page, "audit", width, out))
-            page.goto("/reports/distribution")
-            expect(page.locator("svg.chart-shares rect.bar").first).to_be_visible()
-            saved.append(shoot(page, "report", width, out))
+            saved.append(shoot_page(page, result_path, "article.result", "intake-result", width, out))
+            saved.append(shoot_page(page, lead_path, "tbody tr", "lead", width, out))
+            saved.append(shoot_page(page, "/leads/duplicates", ".duplicates-table tbody tr", "duplicates",
+                                    width, out))
+            saved.append(shoot_page(page, "/audit", "main table tbody tr", "audit", width, out))
+            saved.append(shoot_page(page, "/reports/distribution", "svg.chart-shares rect.bar", "report",
+                                    width, out))
             page.context.close()
         # The overview, the queue, a contact, a lead and the audit trail in Russian (longer words:
         # the layout must hold).
         for width, height in WIDTHS.items():
             page = sign_in(browser, base_url, width, height, locale="ru-RU")
             saved.append(shoot(page, "overview-ru", width, out))
-            page.goto("/queue")
-            expect(page.locator(".queue-table")).to_be_visible()
-            saved.append(shoot(page, "queue-ru", width, out))
+            saved.append(shoot_page(page, "/queue", ".queue-table", "queue-ru", width, out))
             # The oldest contact waiting: its page offers to assign it.
             first_waiting = page.locator(".queue-table tbody a[href^='/contacts/']").first
             contact_path = first_waiting.get_attribute("href")
-            page.goto(contact_path)
-            expect(page.locator("main h1")).to_be_visible()
-            saved.append(shoot(page, "contact-ru", width, out))
-            page.goto(lead_path)
-            expect(page.locator("tbody tr").first).to_be_visible()
-            saved.append(shoot(page, "lead-ru", width, out))
-            page.goto("/audit")
-            expect(page.locator(".audit-table")).to_be_visible()
-            saved.append(shoot(page, "audit-ru", width, out))
+            saved.append(shoot_page(page, contact_path, "main h1", "contact-ru", width, out))
+            saved.append(shoot_page(page, lead_path, "tbody tr", "lead-ru", width, out))
+            saved.append(shoot_page(page, "/audit", ".audit-table", "audit-ru", width, out))
             page.context.close()
         # A site form source last, so that none of the pages above shows it or its contacts.
         page = sign_in(browser, base_url, 1280, 800)
@@ -388,16 +379,15 @@ def add_team_history(url: str, days: int = 28, seed: int = 3) -> None:
 
 def take_team_screenshots(base_url: str, out: Path) -> list[Path]:
     """/reports/team at each width (after add_team_history)."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     saved: list[Path] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         for width, height in WIDTHS.items():
             page = sign_in(browser, base_url, width, height)
-            page.goto("/reports/team")
-            expect(page.locator("svg#chart-open rect.bar").first).to_be_visible()
-            saved.append(shoot(page, "team-report", width, out))
+            saved.append(shoot_page(page, "/reports/team", "svg#chart-open rect.bar", "team-report",
+                                    width, out))
             page.context.close()
         browser.close()
     return saved
