@@ -73,6 +73,11 @@ class LiveState:
     def version(self) -> str:
         return f"{self.lists_version}~{self.waiting}"
 
+    @staticmethod
+    def lists_of(version: str) -> str:
+        """The `lists_version` part of a `version` (as a page sends it back)."""
+        return version.rpartition("~")[0]
+
     def as_json(self) -> dict:
         return {"v": self.version, "waiting": self.waiting, "mine_count": self.mine_count}
 

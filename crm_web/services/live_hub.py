@@ -88,7 +88,7 @@ class LiveHub:
         state = self._states.get(operator_id)
         if state is None or state.version == version:
             return False
-        lists_changed = state.lists_version != version.rpartition("~")[0]
+        lists_changed = state.lists_version != LiveState.lists_of(version)
         return time.monotonic() >= (not_before if lists_changed else count_not_before)
 
     def _watch(self) -> None:

@@ -203,7 +203,7 @@ def _contacts_of_leads(session: Session, leads: ColumnElement[bool] | None) -> C
 
 # What migration 0009 creates beside the models (they cannot describe FTS5 tables or these
 # expression indexes): left out when the schema is compared with the models.
-SEARCH_TABLES = ("leads_search", "contacts_search")
+SEARCH_TABLES = tuple(SQLITE_SEARCH)
 SEARCH_INDEXES = ("ix_leads_search", "ix_leads_phone_search", "ix_contacts_search")
 
 

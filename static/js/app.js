@@ -209,14 +209,14 @@
       note.onclick = function () { window.focus(); note.close(); };
     }
   }
-  // `spread`: the stream tells every open page of a change at the same moment, so each fetches
+  // `fromStream`: the stream tells every open page of a change at the same moment, so each fetches
   // its rows a random moment within SPREAD_MS later; polls are spread by their own phase.
-  function apply(next, spread) {
+  function apply(next, fromStream) {
     var previous = state;
     state = next;
     showCount(next.waiting);
     var parts = String(next.v).split("~"), before = String(previous.v || "").split("~");
-    spread = spread ? Math.random() * SPREAD_MS : 0;
+    var spread = fromStream ? Math.random() * SPREAD_MS : 0;
     if (parts[0] !== before[0]) setTimeout(function () { window.htmx && window.htmx.trigger(body, "live-queue"); }, spread);
     if (parts[1] !== before[1]) setTimeout(function () { window.htmx && window.htmx.trigger(body, "live-mine"); }, spread);
     if (!operator) return;

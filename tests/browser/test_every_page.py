@@ -197,8 +197,7 @@ def _problems(page, width: int) -> list[str]:
 
 
 # A supervisor opens every page; an operator user the same pages with less on them (and 403s).
-CHECKS = [(role, language, width) for role in ("supervisor", "operator") for language in LANGUAGES
-          for width in WIDTHS]
+CHECKS = [(role, language, width) for role in USERS for language in LANGUAGES for width in WIDTHS]
 
 
 @pytest.mark.parametrize(("role", "language", "width"), CHECKS)
