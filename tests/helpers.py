@@ -12,8 +12,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
+from crm_web.core import driver_sql
 from crm_web.core.extensions import db
-from crm_web.services import driver_sql
 
 PASSWORD = "password-123"  # what tests/conftest.py's factory gives every staff user
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -102,7 +102,7 @@ def before_statements(app, listener) -> Iterator[None]:
     """`listener` called before every statement of the app's engine, as SQLAlchemy's
     `before_cursor_execute` listeners are (conn, cursor, statement, parameters,
     context, executemany): those SQLAlchemy executes, and those the intake runs
-    on the driver's cursor (crm_web/services/driver_sql.py; cursor and context None)."""
+    on the driver's cursor (crm_web/core/driver_sql.py; cursor and context None)."""
     with app.app_context():
         engine = db.engine
 

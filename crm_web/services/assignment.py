@@ -26,9 +26,9 @@ from sqlalchemy import and_, bindparam, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from ..core.driver_sql import DriverStatement
 from ..domain.choice import Candidate, Draw, draw_operator
 from ..models import Distribution, JSONText, Operator, Source
-from .driver_sql import DriverStatement
 from .tx import write
 
 _NO_SYNC = {"synchronize_session": False}

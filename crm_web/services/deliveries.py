@@ -32,9 +32,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
+from ..core.driver_sql import DriverStatement
 from ..domain.form_body import MASK, is_secret_name
 from ..models import WebhookDelivery, utcnow
-from .driver_sql import DriverStatement
 from .search import index_pending
 from .tx import write, write_connection
 

@@ -175,6 +175,8 @@ class _StaleConnection(Exception):
     """The pooled connection had died before this request's first statement."""
 
 
+TRIES = 3  # a request's tries in all, when nothing was written (see register_contact)
+
 # Why the one statement wrote nothing.
 _REFUSED = object()  # the drawn operator had no room left
 _NEEDS_MORE = object()  # the request needs more than a new contact
@@ -208,32 +210,37 @@ def register_contact(
     here: VK sends it as the body's `secret`, which the webhook's `Read`
     checks (contract §2a).
 
-    Tried again once, as nothing had been written, when the pooled
-    connection is found dead at the first statement (the database was
-    restarted; the pool does not ping), when the matched lead was merged
-    away before the contact's insert, and when PostgreSQL chose the
-    transaction as a deadlock or serialization victim.
+    Tried again (up to TRIES times in all), as nothing had been written,
+    when the pooled connection is found dead at the first statement (the
+    database was restarted; the pool does not ping), when the matched lead
+    was merged away before the contact's insert, when another request gave
+    the matched lead's missing phone or email to another lead meanwhile,
+    and when PostgreSQL chose the transaction as a deadlock or
+    serialization victim.
     """
     if isinstance(source, WebhookSource) and not KEY_RE.match(source.key):
         raise NotFound("Unknown or disabled source.")  # also keeps NUL bytes away from PostgreSQL
     request = _Request(source, data, rng, answer)
     at_once = isinstance(where, Engine) and where.dialect.name == "postgresql"
     strategy = _at_once if at_once else _step_by_step
-    try:
-        return strategy(where, request)
-    except _StaleConnection:
-        pass
-    except DBAPIError as exc:
-        if not _retryable(exc):
-            raise
+    for _ in range(TRIES - 1):
+        try:
+            return strategy(where, request)
+        except _StaleConnection:
+            pass
+        except DBAPIError as exc:
+            if not _retryable(exc):
+                raise
     return strategy(where, request)
 
 
 def _retryable(exc: DBAPIError) -> bool:
-    """Nothing was written and a second try can succeed: the matched lead was
-    merged away (foreign key, 23503), or PostgreSQL chose this transaction
-    as a deadlock victim (40P01) or serialization failure (40001)."""
-    return getattr(exc.orig, "sqlstate", None) in ("23503", "40P01", "40001")
+    """Nothing was written and another try can succeed: the matched lead was
+    merged away (foreign key, 23503), a lead took the identifier this
+    request was filling in (unique, 23505: the others are ON CONFLICT or
+    caught where they can happen), or PostgreSQL chose this transaction as
+    a deadlock victim (40P01) or serialization failure (40001)."""
+    return getattr(exc.orig, "sqlstate", None) in ("23503", "23505", "40P01", "40001")
 
 
 @contextmanager

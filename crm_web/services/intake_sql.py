@@ -49,6 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from ..core.driver_sql import DriverStatement
 from ..models import (
     AuditEvent,
     Contact,
@@ -59,7 +60,6 @@ from ..models import (
     UTCDateTime,
 )
 from .assignment import HAS_CAPACITY
-from .driver_sql import DriverStatement
 from .leads import leads_holding
 
 _contacts = Contact.__table__

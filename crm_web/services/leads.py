@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, func, select, union, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from ..core.driver_sql import DriverStatement
 from ..domain.errors import NotFound, ValidationError
 from ..domain.identifiers import Identifiers, normalize_email, normalize_external_id, normalize_phone
 from ..domain.matching import LeadKeys, plan_match
@@ -48,10 +48,24 @@ def leads_holding(values: dict):
     return lookups[0] if len(lookups) == 1 else union(*lookups)
 
 
-def _match_statement(fields: tuple[str, ...]):
+def _match_statement(fields: tuple[str, ...]) -> DriverStatement:
     key = ("match", fields)
     if key not in _statements:
-        _statements[key] = leads_holding({field: bindparam(field) for field in fields})
+        _statements[key] = DriverStatement(leads_holding({field: bindparam(field) for field in fields}))
+    return _statements[key]
+
+
+def _fill_statement(fields: tuple[str, ...]) -> DriverStatement:
+    """UPDATE the lead's `fields` where they are empty. On SQLite OR IGNORE: a value another lead
+    holds skips the row instead of failing (one writer: only a bug could cause it there)."""
+    key = ("fill", fields)
+    if key not in _statements:
+        _statements[key] = DriverStatement(
+            update(_leads)
+            .where(_leads.c.id == bindparam("lead_id"))
+            .values({field: func.coalesce(_leads.c[field], bindparam(f"fill_{field}")) for field in fields})
+            .prefix_with("OR IGNORE", dialect="sqlite")
+        )
     return _statements[key]
 
 
@@ -78,7 +92,7 @@ def resolve_lead(
             lead_id = inserted_id(conn, insert_lead, {**given, "name": name, "created_at": utcnow()})
             if lead_id is not None:
                 return lead_id, True
-        rows = conn.execute(match, given).all()  # (id, external_id, phone, email, name)
+        rows = match.all(conn, given)  # (id, external_id, phone, email, name)
         plan = plan_match(ids, [LeadKeys(*row[:4]) for row in rows])
         if plan.creates_lead:
             continue  # the lead that held an identifier went away meanwhile (rolled back)
@@ -86,7 +100,7 @@ def resolve_lead(
             continue  # one of them was merged away meanwhile: match again
         target_name = next(row[4] for row in rows if row[0] == plan.lead_id)
         needs_fill = plan.fill or (name and target_name is None)
-        if needs_fill and not _fill_in(conn, plan.lead_id, plan.fill, name):
+        if needs_fill and not _fill_in(conn, plan.lead_id, plan.fill, name if target_name is None else None):
             continue
         for other in plan.duplicates:
             conn.execute(
@@ -114,16 +128,15 @@ def _lock_leads_in_order(conn: Connection, lead_ids: list[int]) -> bool:
 
 
 def _fill_in(conn: Connection, lead_id: int, fill: dict[str, str], name: str | None) -> bool:
-    """Set identifiers (and name) the lead lacks, never overwriting; False on conflict."""
-    values = {field: func.coalesce(getattr(Lead, field), value) for field, value in fill.items()}
-    if name:
-        values["name"] = func.coalesce(Lead.name, name)
-    try:
-        with conn.begin_nested():
-            conn.execute(update(Lead).where(Lead.id == lead_id).values(**values))
-    except IntegrityError:
-        return False
-    return True
+    """Set identifiers (and name) the lead lacks, never overwriting; False if the lead is gone.
+
+    No savepoint (a tenth of the request's time): on PostgreSQL a value that
+    another lead took meanwhile fails the statement (unique violation), and
+    with it the transaction, which register_contact tries again as a whole.
+    """
+    values = {**fill, "name": name} if name else dict(fill)
+    params = {"lead_id": lead_id, **{f"fill_{field}": value for field, value in values.items()}}
+    return _fill_statement(tuple(values)).write(conn, params).rowcount == 1
 
 
 def search_identifiers(

@@ -28,8 +28,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import BigInteger, Integer, bindparam, cast, func, select
 from sqlalchemy.engine import Engine
 
+from ..core.driver_sql import DriverStatement
 from ..models import Contact
-from .driver_sql import DriverStatement
 from .tx import autocommit
 
 SHARED_FOR = 0.25  # seconds a process reuses what it read (well under a page's poll interval)

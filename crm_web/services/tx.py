@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, scoped_session
 
 from ..core.database import WRITE, writer_turn
-from .driver_sql import DriverStatement, Written
+from ..core.driver_sql import DriverStatement, Written
 
 
 @contextmanager

@@ -155,6 +155,37 @@ def test_same_new_phone_from_30_threads_makes_one_lead(factory, start_server, sq
     assert operator_loads(sql)[anna.id] == (10, 10, 10)
 
 
+def test_ten_leads_racing_to_take_one_new_email_all_stored(factory, start_server, sql):
+    """Each of ten known clients (by phone) sends the same new email at once: one lead takes it,
+    the others are linked to it as possible duplicates, and every request is stored on its own lead.
+    Nobody is free, so no operator's row lock puts the requests in a line."""
+    source = factory.source("Call centre")
+    server = start_server()
+    phones = [f"+7999555000{n}" for n in range(10)]
+    first = run_in_pool(10, phones, lambda http, phone: post_webhook(http, server, source, {"phone": phone}))
+    assert [a.status for a in first] == [201] * 10, describe(first)
+
+    def send(http, index):
+        payload = {"phone": phones[index % 10], "email": "Shared@Example.com"}
+        return post_webhook(http, server, source, payload)
+
+    answers = run_at_once(30, send)
+
+    bad = [a for a in answers if a.status != 201]
+    assert not bad, f"{len(bad)} answers were not 201: {describe(bad)}"
+    assert_no_server_errors(server)
+    leads = {r.phone: r for r in sql("SELECT id, phone, email FROM leads")}
+    assert len(leads) == 10
+    holders = [lead.id for lead in leads.values() if lead.email == "shared@example.com"]
+    assert len(holders) == 1, leads
+    for index, answer in enumerate(answers):
+        assert answer.body["lead"] == {"id": leads[phones[index % 10]].id, "created": False}
+    pairs = sql("SELECT lead_id, duplicate_of_id FROM lead_duplicates")
+    linked = {lead for pair in pairs for lead in pair if holders[0] in pair} - set(holders)
+    assert linked == {lead.id for lead in leads.values()} - set(holders), pairs
+    assert sql("SELECT COUNT(*) AS n FROM contacts")[0].n == 40
+
+
 # -- idempotency ---------------------------------------------------------------
 
 

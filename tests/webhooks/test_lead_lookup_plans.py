@@ -58,11 +58,6 @@ def generic_plan(conn, sql: str) -> str:
         conn.execute(text("RESET plan_cache_mode"))
 
 
-def compiled_sql(statement, conn) -> str:
-    """The SQL as the intake sends it (SQLAlchemy compiles the statement once for the engine)."""
-    return statement.compile(dialect=conn.dialect).string
-
-
 def driver_sql(driver_statement, conn) -> str:
     """The SQL of a statement run on the driver, as sent (every parameter given)."""
     binds = driver_statement.statement.compile(dialect=conn.dialect).binds
@@ -98,6 +93,6 @@ def test_the_at_once_statement_finds_the_lead_by_index(app, client, factory, sta
 )
 def test_the_transactions_lead_look_up_is_by_index(app, fields):
     with app.app_context(), db.engine.connect() as conn:
-        plan = generic_plan(conn, compiled_sql(_match_statement(fields), conn))
+        plan = generic_plan(conn, driver_sql(_match_statement(fields), conn))
     assert "Seq Scan on leads" not in plan, plan
     assert plan.count("Index Scan") == len(fields), plan
