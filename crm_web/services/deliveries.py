@@ -5,10 +5,12 @@ what arrived: the answer, what was recognised as which field, what was kept,
 the warnings and the body (bounded, secrets masked).
 
 Written apart from the intake, in batches: after its answer, a request hands
-its delivery row to this process's log (`later`), and a thread writes what
-is waiting every FLUSH_EVERY seconds (or at FLUSH_AT rows) in one
-transaction, so the intake's own transaction holds no row, no index entry
-and no foreign-key check for it (docs/performance.md). The source's page
+its delivery row to this process's log (`later`); the request that brings
+the FLUSH_AT-th row writes the batch in one transaction once its answer has
+gone, and a thread writes rows that have waited FLUSH_EVERY seconds (a quiet
+worker). So the intake's own transaction holds no row, no index entry and no
+foreign-key check for it, and under load no second thread competes with the
+requests for the GIL (docs/performance.md). The source's page
 writes what this process holds before it reads; another worker's rows show
 within FLUSH_EVERY. A worker killed outright loses what it held (at most
 FLUSH_EVERY seconds of a log, never a contact); one that exits writes it
@@ -24,6 +26,7 @@ import json
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -51,7 +54,7 @@ _SECRET_IN_TEXT = re.compile(
 )
 _table = WebhookDelivery.__table__
 _INSERT = insert(_table)
-_INSERT_ROWS = DriverStatement(_INSERT)  # a batch in one executemany, on the driver's cursor
+_INSERT_ROWS = DriverStatement(_INSERT)  # a batch at once (COPY on PostgreSQL), on the driver's cursor
 
 
 @dataclass(frozen=True)
@@ -123,48 +126,63 @@ class _Log:
         self.lock = threading.Lock()
         self.writing = threading.Lock()
         self.waiting: dict[Engine, list[dict]] = {}
+        self.since: dict[Engine, float] = {}  # when the oldest waiting row came (time.monotonic)
         self.since_pruned: dict[tuple[Engine, int], int] = {}  # rows written per source since it was pruned
         self.writer: threading.Thread | None = None
         self.wake = threading.Event()
 
-    def add(self, engine: Engine, row: dict) -> None:
+    def add(self, engine: Engine, row: dict) -> bool:
+        """Keep the row; True when FLUSH_AT rows are waiting (the caller writes them)."""
         with self.lock:
             rows = self.waiting.setdefault(engine, [])
             rows.append(row)
-            full = len(rows) >= FLUSH_AT
+            if len(rows) == 1:
+                self.since[engine] = time.monotonic()
+                self.wake.set()  # the writer sleeps until the oldest row is due
             if self.writer is None:  # started in the serving process (after gunicorn's fork)
-                self.writer = threading.Thread(target=self._write_now_and_then, daemon=True)
+                self.writer = threading.Thread(target=self._write_late_rows, daemon=True)
                 self.writer.start()
                 atexit.register(self.flush_all)
-        if full:
-            self.wake.set()
+            return len(rows) >= FLUSH_AT
 
     def take(self, engine: Engine) -> list[dict]:
         with self.lock:
+            self.since.pop(engine, None)
             return self.waiting.pop(engine, [])
 
     def flush(self, engine: Engine) -> int:
-        # One writer at a time: a page that flushes waits for rows the thread is writing.
+        # One writer at a time: a page that flushes waits for rows being written.
         with self.writing:
             rows = self.take(engine)
             if rows:
                 _write(engine, rows, self.since_pruned)
             return len(rows)
 
+    def flush_quietly(self, engine: Engine) -> None:
+        try:
+            self.flush(engine)
+        except SQLAlchemyError:  # a log: the requests' answers never depended on it
+            log.warning("deliveries: could not write %s", "the waiting rows", exc_info=True)
+
     def flush_all(self) -> None:
         with self.lock:
             engines = list(self.waiting)
         for engine in engines:
-            try:
-                self.flush(engine)
-            except SQLAlchemyError:  # a log: the requests' answers never depended on it
-                log.warning("deliveries: could not write %s", "the waiting rows", exc_info=True)
+            self.flush_quietly(engine)
 
-    def _write_now_and_then(self) -> None:
+    def _write_late_rows(self) -> None:
+        """Write the rows that have waited FLUSH_EVERY seconds. Under load the requests write
+        theirs at FLUSH_AT first, so this thread seldom competes with them for the GIL."""
         while True:
-            self.wake.wait(FLUSH_EVERY)
+            with self.lock:
+                oldest = min(self.since.values(), default=None)
+            self.wake.wait(None if oldest is None else max(0.0, oldest + FLUSH_EVERY - time.monotonic()))
             self.wake.clear()
-            self.flush_all()
+            now = time.monotonic()
+            with self.lock:
+                due = [engine for engine, since in self.since.items() if since + FLUSH_EVERY <= now]
+            for engine in due:
+                self.flush_quietly(engine)
 
 
 log = logging.getLogger("crm_web.deliveries")
@@ -173,15 +191,21 @@ _log = _Log()
 
 def later(
     engine: Engine, source_id: int, status: int, delivery: Delivery, contact_id: int | None = None
-) -> None:
-    """Record a delivery after the request's transaction: written within FLUSH_EVERY seconds."""
-    _log.add(engine, delivery.values(source_id, status, contact_id))
+) -> bool:
+    """Record a delivery after the request's transaction: written within FLUSH_EVERY seconds. True
+    when FLUSH_AT rows wait: the caller then writes them with `flush` once it has answered."""
+    return _log.add(engine, delivery.values(source_id, status, contact_id))
 
 
 def flush(engine: Engine) -> int:
     """Write the delivery rows this process holds for `engine` now (a source's page, before it
     reads); how many."""
     return _log.flush(engine)
+
+
+def flush_quietly(engine: Engine) -> None:
+    """`flush`, logging a database error instead of raising it (after the answer has gone)."""
+    _log.flush_quietly(engine)
 
 
 def flush_all() -> None:
@@ -193,13 +217,14 @@ def discard_waiting() -> None:
     """Drop the rows waiting and the prune counts (tests that wipe the database)."""
     with _log.lock:
         _log.waiting.clear()
+        _log.since.clear()
         _log.since_pruned.clear()
 
 
 def _write(engine: Engine, rows: list[dict], since_pruned: dict) -> None:
     try:
         with write_connection(engine) as conn:
-            _INSERT_ROWS.write_many(conn, rows)
+            _INSERT_ROWS.insert_many(conn, rows)
             if conn.dialect.name == "sqlite":
                 index_pending(conn)  # the contacts of these requests into the search index, at once
     except IntegrityError:

@@ -7,7 +7,7 @@ URL, a 303 to it (or a small error page) instead of JSON.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, after_this_request, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..api.serializers import intake_body
@@ -76,7 +76,7 @@ def receive(source_key: str):
         return reader.answer
     if reader.stored_delivery is not None:
         status, contact_id = (200, None) if result.replayed else (reader.stored_status, result.contact.id)
-        deliveries.later(db.engine, reader.source_id, status, reader.stored_delivery, contact_id)
+        _log_delivery(reader.source_id, status, reader.stored_delivery, contact_id)
     if reader.vk:
         return reader.answer  # "ok", stored or repeated
     # Built after the commit, not while SQLite's writer turn is held.
@@ -88,7 +88,20 @@ def _record(reader: Reader, status: int) -> None:
     """The source's delivery row for a request that stored nothing."""
     if reader.source_id is None or reader.delivery is None:
         return  # the source or the token was refused first
-    deliveries.later(db.engine, reader.source_id, status, reader.delivery)
+    _log_delivery(reader.source_id, status, reader.delivery)
+
+
+def _log_delivery(
+    source_id: int, status: int, delivery: deliveries.Delivery, contact_id: int | None = None
+) -> None:
+    """Hand the delivery row to the process's log; a full batch is written once the answer has gone."""
+    engine = db.engine
+    if deliveries.later(engine, source_id, status, delivery, contact_id):
+
+        @after_this_request
+        def write_batch_when_answered(response):
+            response.call_on_close(lambda: deliveries.flush_quietly(engine))
+            return response
 
 
 def _status(answer) -> int:

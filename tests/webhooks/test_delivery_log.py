@@ -43,6 +43,19 @@ def test_the_processes_writer_writes_a_delivery_within_a_second(app, client, fac
     assert (row.status, row.contact_id) == (201, contact_id)
 
 
+def test_the_request_that_fills_a_batch_writes_it_once_answered(app, client, factory, monkeypatch):
+    monkeypatch.setattr(deliveries, "FLUSH_AT", 3)
+    monkeypatch.setattr(deliveries, "FLUSH_EVERY", 60.0)  # the process's writer thread waits meanwhile
+    source = factory.source("Site", key="site")
+    for n in range(2):
+        assert_created(post_json(client, source, {"phone": f"+7999000005{n}"}))
+    assert rows(app, source.id) == []
+    third = post_json(client, source, {"phone": "+79990000052"})
+    assert_created(third)
+    third.close()  # as the WSGI server closes it once the answer is sent
+    assert [r.status for r in rows(app, source.id)] == [201, 201, 201]
+
+
 def test_a_refused_request_is_a_delivery_too(app, client, factory):
     source = factory.source("Site", key="site")
     assert post_json(client, source, {"phone": "call me"}).status_code == 422
