@@ -10,12 +10,13 @@ that the search indexes of migration 0009 serve, on each database:
   Cyrillic capitals and `ё` are folded by `translate()` as well, whatever it is.
 * SQLite: contentless FTS5 tables with the trigram tokenizer (it folds case,
   Cyrillic too), with `ё` written as `е`; a quoted phrase of trigrams is a
-  substring match. A new row is not indexed in its own transaction: a
-  trigger queues its id (migration 0010) and `index_pending` indexes the
-  queue in one go, before every search (so a search finds every row
-  committed before it) and after every batch of delivery rows (so the queue
-  stays short). Indexing rows one by one cost a fifth of the intake's
-  throughput (docs/performance.md).
+  substring match. A new row is not indexed in its own transaction: the
+  rows above an id (`search_indexed.up_to`, migration 0011) are still to
+  be indexed, and `index_pending` indexes them in one go and raises it,
+  before every search (so a search finds every row committed before it)
+  and with every batch of delivery rows (so few wait). Indexing rows one by
+  one cost a fifth of the intake's throughput, and queueing their ids
+  another few per cent (docs/performance.md).
 
 Matching leads are read first (at most LEAD_IDS of them) and a contact
 condition then names them by id: `lead_id IN (...)` is an index look-up the
@@ -71,36 +72,49 @@ SQLITE_SEARCH = {
 }
 
 
+SQLITE_SEARCH_MARKS = "search_indexed"  # per search table, the id it holds every row up to
+
+
+def _up_to(table: str) -> str:
+    """The highest id the search table holds everything up to (migration 0011)."""
+    return f"(SELECT up_to FROM {SQLITE_SEARCH_MARKS} WHERE name = '{table}')"
+
+
 def _sqlite_index_statements() -> list[str]:
     statements = []
     for table, (source, columns) in SQLITE_SEARCH.items():
         names = ", ".join(columns)
-        # Folded as the triggers of migration 0010 fold what they remove: `ё` as `е`.
+        # Folded as the triggers of migration 0011 fold what they remove: `ё` as `е`.
         values = ", ".join(f"replace(replace(s.{c}, 'ё', 'е'), 'Ё', 'Е')" for c in columns)
         present = " OR ".join(f"s.{c} IS NOT NULL" for c in columns)
+        highest = f"(SELECT max(id) FROM {source})"
         statements.append(
             f"INSERT INTO {table} (rowid, {names}) SELECT s.id, {values} FROM {source} s "
-            f"JOIN {table}_pending p ON p.id = s.id WHERE {present}"
+            f"WHERE s.id > {_up_to(table)} AND ({present})"
         )
-        statements.append(f"DELETE FROM {table}_pending")
+        # Never lowered: a new row at or below the mark is indexed by its trigger.
+        statements.append(
+            f"UPDATE {SQLITE_SEARCH_MARKS} SET up_to = {highest} WHERE name = '{table}' AND up_to < {highest}"
+        )
     return statements
 
 
 SQLITE_INDEX_PENDING = _sqlite_index_statements()
 SQLITE_ANY_PENDING = "SELECT " + " OR ".join(
-    f"EXISTS (SELECT 1 FROM {table}_pending)" for table in SQLITE_SEARCH
+    f"EXISTS (SELECT 1 FROM {source} WHERE id > {_up_to(table)})"
+    for table, (source, _) in SQLITE_SEARCH.items()
 )
 
 
 def index_pending(conn: Connection) -> None:
-    """SQLite: index the queued rows, inside the caller's write transaction (one writer at a time:
-    nothing is queued between the insert and the delete)."""
+    """SQLite: index the rows above the mark and raise it, inside the caller's write transaction
+    (one writer at a time: no row comes between the two statements)."""
     for statement in SQLITE_INDEX_PENDING:
         conn.exec_driver_sql(statement)
 
 
 def catch_up(session: Session) -> None:
-    """SQLite: before a search, index what is queued (if anything is), so that the search reads an
+    """SQLite: before a search, index what is waiting (if anything is), so that the search reads an
     index holding every row committed before it. PostgreSQL: nothing to do."""
     if _is_postgresql(session) or not session.scalar(text(SQLITE_ANY_PENDING)):
         return
@@ -201,8 +215,8 @@ def _contacts_of_leads(session: Session, leads: ColumnElement[bool] | None) -> C
     return Contact.lead_id.in_(ids)
 
 
-# What migration 0009 creates beside the models (they cannot describe FTS5 tables or these
-# expression indexes): left out when the schema is compared with the models.
+# What migrations 0009 and 0011 create beside the models (they cannot describe FTS5 tables or
+# these expression indexes): left out when the schema is compared with the models.
 SEARCH_TABLES = tuple(SQLITE_SEARCH)
 SEARCH_INDEXES = ("ix_leads_search", "ix_leads_phone_search", "ix_contacts_search")
 
@@ -210,7 +224,7 @@ SEARCH_INDEXES = ("ix_leads_search", "ix_leads_phone_search", "ix_contacts_searc
 def described_by_models(_object, name, type_, _reflected, _compare_to) -> bool:
     """Alembic's include_object: False for the search tables (with FTS5's own) and indexes."""
     if type_ == "table":
-        return not (name or "").startswith(SEARCH_TABLES)
+        return not (name or "").startswith(SEARCH_TABLES) and name != SQLITE_SEARCH_MARKS
     if type_ == "index":
         return name not in SEARCH_INDEXES
     return True
