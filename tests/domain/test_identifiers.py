@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import phonenumbers
 import pytest
+from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -279,6 +280,43 @@ def test_email_errors_are_value_errors_with_a_reason():
         normalize_email(" ")
     with pytest.raises(ValueError, match="valid email"):
         normalize_email("no-at-sign")
+
+
+def _validated_by_email_validator(raw: str) -> str | None:
+    """What email_validator itself makes of an address (lower-cased), or None if it refuses it."""
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
+DOMAINS_SEEN_BEFORE = [
+    "example.com", "Mail.RU", "yandex.ru", "sub.example.co.uk", "xn--80ak6aa92e.com", "a-b.example",
+    "test", "localhost", "example.local", "example.123", "-bad.com", "bad-.com", "ex_ample.com",
+    "example..com", "example.com.", "[192.168.0.1]", "x" * 64 + ".com", ("a" * 60 + ".") * 4 + "com",
+]
+LOCAL_CHARACTERS = "abcXYZ019._!#$%&'*+-/=?^`{|}~@ \"\u00e9"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    local=st.one_of(
+        st.text(alphabet=LOCAL_CHARACTERS, min_size=0, max_size=70),
+        st.from_regex(r"[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]{1,40}(\.[a-z0-9_-]{1,30}){0,2}", fullmatch=True),
+    ),
+    domain=st.sampled_from(DOMAINS_SEEN_BEFORE),
+)
+def test_an_address_at_a_domain_seen_before_is_read_as_email_validator_reads_it(local, domain):
+    normalize_email_or_none(f"first@{domain}")  # the domain seen before, if it is valid
+    expected = _validated_by_email_validator(f"{local}@{domain}")
+    assert normalize_email_or_none(f"{local}@{domain}") == expected
+
+
+def normalize_email_or_none(raw: str) -> str | None:
+    try:
+        return normalize_email(raw)
+    except ValueError:
+        return None
 
 
 @settings(max_examples=200, deadline=None)
