@@ -65,7 +65,7 @@ def _like(text_: str):
     return bindparam(None, f"%{escaped}%", type_=String, literal_execute=True)
 
 
-# The SQLite search tables (migrations 0009 and 0010): the table indexed, its columns.
+# The SQLite search tables (migrations 0009 to 0011): the table indexed, its columns.
 SQLITE_SEARCH = {
     "leads_search": ("leads", ("name", "email", "phone")),
     "contacts_search": ("contacts", ("name", "message")),
