@@ -51,6 +51,10 @@ class UTCDateTime(TypeDecorator):
         return value
 
 
+# One encoder for every value: json.dumps with options builds a new one per call.
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 class JSONText(TypeDecorator):
     """A JSON object or list kept as text, the same on both databases; NULL reads as None."""
 
@@ -58,7 +62,7 @@ class JSONText(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
-        return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return None if value is None else _COMPACT_JSON.encode(value)
 
     def process_result_value(self, value, dialect):
         return None if value is None else json.loads(value)
@@ -231,6 +235,7 @@ class Contact(db.Model):
             sqlite_where=text("outcome IS NOT NULL"),
             postgresql_where=text("outcome IS NOT NULL"),
         ),
+        # PostgreSQL's is the same rule with the list as one array constant (migration 0012).
         CheckConstraint(
             "outcome IS NULL OR outcome IN (" + ", ".join(f"'{o}'" for o in OUTCOMES) + ")",
             name="outcome_known",

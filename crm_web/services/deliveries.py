@@ -42,7 +42,7 @@ from .search import index_pending
 from .tx import write, write_connection
 
 RECENT = 50
-PRUNE_EVERY = 32
+PRUNE_EVERY = 256
 FLUSH_EVERY = 0.5  # seconds a delivery row waits at most in its process
 FLUSH_AT = 64  # rows: written at once (by the request that brings the 64th)
 MAX_SHOWN_BODY = 4000  # characters of the body kept with a delivery

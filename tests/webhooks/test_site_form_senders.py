@@ -213,14 +213,17 @@ def test_each_source_keeps_its_last_50_deliveries(app, client, factory):
     other = factory.source("Other", key="other")
     configure(app, other, form_format="site_form")
     post_form(client, other, {"test": "test"})
-    kept = []
-    for _ in range(3 * PRUNE_EVERY):
+    kept = {}
+    for n in range(1, 3 * PRUNE_EVERY + 1):
         post_form(client, source, {"test": "test"})
-        kept.append(len(deliveries(app, source)))
+        if n % 16 in (0, 15) or n < RECENT + 2:
+            kept[n] = len(deliveries(app, source))
     # This process drops the older ones every PRUNE_EVERY deliveries of the source: never more than that
     # above RECENT, and exactly RECENT right after it did.
-    assert max(kept) <= RECENT + PRUNE_EVERY
-    assert kept[3 * PRUNE_EVERY - 1] == RECENT
+    assert kept[RECENT] == RECENT and kept[RECENT + 1] == RECENT + 1
+    assert kept[PRUNE_EVERY - 1] == PRUNE_EVERY - 1
+    assert max(kept.values()) <= RECENT + PRUNE_EVERY
+    assert kept[PRUNE_EVERY] == kept[2 * PRUNE_EVERY] == kept[3 * PRUNE_EVERY] == RECENT
     assert len(deliveries(app, other)) == 1
     with app.app_context():
         listed = recent_deliveries(db.session, source.id)
