@@ -33,6 +33,8 @@ import psycopg
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+_TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
+
 # Each called as hook(connection, statement, {name: value}) before a
 # DriverStatement runs; the tests use it as they use SQLAlchemy's events.
 statement_hooks: list[Callable[[Connection, str, Any], None]] = []
@@ -189,6 +191,10 @@ class Written(NamedTuple):
 
 
 def _fetch_all(cursor) -> list[tuple]:
+    if isinstance(cursor, psycopg.Cursor):
+        # Its `description` builds a Column per column on every access; the result's status says as much.
+        result = cursor.pgresult
+        return cursor.fetchall() if result is not None and result.status == _TUPLES_OK else []
     return cursor.fetchall() if cursor.description is not None else []
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeGuard
 from urllib.parse import unquote_to_bytes
 
@@ -272,7 +273,12 @@ def normalise_name(name: str) -> str:
 
 
 def is_secret_name(name: object) -> bool:
-    return isinstance(name, str) and _SEPARATORS.sub("", name.strip().casefold()) in SECRET_NAMES
+    return isinstance(name, str) and _is_secret(name)
+
+
+@lru_cache(maxsize=4096)  # every delivery's body asks it of each field name; the names repeat
+def _is_secret(name: str) -> bool:
+    return _SEPARATORS.sub("", name.strip().casefold()) in SECRET_NAMES
 
 
 def _role_of(name: str) -> str | None:
