@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, insert, select, text
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from ..core.driver_sql import DriverStatement
@@ -224,29 +224,15 @@ def discard_waiting() -> None:
 def _write(engine: Engine, rows: list[dict], since_pruned: dict) -> None:
     """The rows, the search index's catch-up (SQLite) and the sources' pruning in one transaction."""
     to_prune = _sources_to_prune(engine, rows, since_pruned)
-    try:
-        with write_connection(engine) as conn:
-            if conn.dialect.name == "postgresql":
-                # A log: its commit need not wait for the disk (a crash may lose the last rows).
-                _NO_DISK_WAIT.write(conn, {})
-            _INSERT_ROWS.insert_many(conn, rows)
-            if conn.dialect.name == "sqlite":
-                index_pending(conn)  # the contacts of these requests into the search index, at once
-            _prune(conn, to_prune)
-        return
-    except IntegrityError:
-        pass
-    # Its contact or source deleted before the row was written: the others still are.
-    for row in rows:
-        for contact_id in (row["contact_id"], None):
-            try:
-                with write_connection(engine) as conn:
-                    write(conn, _INSERT, {**row, "contact_id": contact_id})
-                break
-            except IntegrityError:
-                continue
     with write_connection(engine) as conn:
-        _prune(conn, to_prune)
+        if conn.dialect.name == "postgresql":
+            # A log: its commit need not wait for the disk (a crash may lose the last rows).
+            _NO_DISK_WAIT.write(conn, {})
+        _INSERT_ROWS.insert_many(conn, rows)
+        if conn.dialect.name == "sqlite":
+            index_pending(conn)  # the contacts of these requests into the search index, at once
+        for source_id in to_prune:
+            write(conn, _PRUNE, {"s_id": source_id})
 
 
 def _sources_to_prune(engine: Engine, rows: list[dict], since_pruned: dict) -> list[int]:
@@ -260,11 +246,6 @@ def _sources_to_prune(engine: Engine, rows: list[dict], since_pruned: dict) -> l
                 since_pruned[key] = 0
                 to_prune.append(source_id)
     return to_prune
-
-
-def _prune(conn: Connection, source_ids: list[int]) -> None:
-    for source_id in source_ids:
-        write(conn, _PRUNE, {"s_id": source_id})
 
 
 _NO_DISK_WAIT = DriverStatement(text("SET LOCAL synchronous_commit TO OFF"))
