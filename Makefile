@@ -29,11 +29,14 @@ run: install
 lint: install-dev
 	$(BIN)/ruff check .
 
-# Tests that start servers and browsers (marked slow) run alone: their time limits are the
-# contract's (a live page within 2 s); the rest share the machine's cores (pytest-xdist).
+# Tests that start servers and browsers are marked slow. Those in the browser run alone: their
+# time limits are the contract's (a live page within 2 s). The other servers' tests (races,
+# faults, fuzzing) have no such limit and share the machine's cores (pytest-xdist), as the rest.
 test: install-dev lint browser
-	$(BIN)/pytest -n auto -m "not slow"; shared=$$?; $(BIN)/pytest -m slow; alone=$$?; \
-		exit $$(( shared || alone ))
+	$(BIN)/pytest -n auto -m "not slow"; shared=$$?; \
+	$(BIN)/pytest -n auto -m slow --ignore=tests/browser; servers=$$?; \
+	$(BIN)/pytest -m slow tests/browser; alone=$$?; \
+	exit $$(( shared || servers || alone ))
 
 # Browser tests drive Debian's Chromium (Playwright never downloads a browser here).
 browser:
