@@ -83,6 +83,15 @@ def fresh_postgresql_database(prefix: str):
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    """The URL of a database with no schema yet, once SQLite and once PostgreSQL (migration tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    else:
+        yield from fresh_postgresql_database("crm_test_migration")
+
+
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory):
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'crm.sqlite3'}"

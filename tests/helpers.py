@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from crm_web.core import driver_sql
 from crm_web.core.extensions import db
@@ -117,3 +117,22 @@ def before_statements(app, listener) -> Iterator[None]:
     finally:
         driver_sql.statement_hooks.remove(driver_statement)
         event.remove(engine, "before_cursor_execute", listener)
+
+
+def insert_bare_contact() -> tuple[int, int]:
+    """A source, a lead and a contact written in plain SQL (for a schema at any migration):
+    (source id, contact id)."""
+    db.session.execute(text(
+        "INSERT INTO sources (name, key, webhook_token, is_active, created_at, form_format) "
+        "VALUES ('Site', 'site', 't', true, CURRENT_TIMESTAMP, 'standard')"
+    ))
+    db.session.execute(text("INSERT INTO leads (name, created_at) VALUES ('Ivan', CURRENT_TIMESTAMP)"))
+    db.session.execute(text(
+        "INSERT INTO contacts (lead_id, source_id, is_active, created_at) "
+        "SELECT (SELECT max(id) FROM leads), (SELECT max(id) FROM sources), true, CURRENT_TIMESTAMP"
+    ))
+    db.session.commit()
+    return (
+        db.session.execute(text("SELECT max(id) FROM sources")).scalar_one(),
+        db.session.execute(text("SELECT max(id) FROM contacts")).scalar_one(),
+    )

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from crm_web import create_app
 from crm_web.core.extensions import db
 
-from .conftest import fresh_postgresql_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'deliveries.sqlite3'}"
-    else:
-        yield from fresh_postgresql_database("crm_test_delivery_migration")
+from .helpers import insert_bare_contact
 
 
 def _keys() -> set[str]:
@@ -48,17 +39,7 @@ def test_the_delivery_log_loses_its_foreign_keys_and_gets_them_back(empty_databa
         assert _keys() == {"sources", "contacts"}
         upgrade()
         assert _keys() == set()
-        db.session.execute(text(
-            "INSERT INTO sources (name, key, webhook_token, is_active, created_at, form_format) "
-            "VALUES ('Site', 'site', 't', true, CURRENT_TIMESTAMP, 'standard')"
-        ))
-        db.session.execute(text("INSERT INTO leads (name, created_at) VALUES ('Ivan', CURRENT_TIMESTAMP)"))
-        db.session.execute(text(
-            "INSERT INTO contacts (lead_id, source_id, is_active, created_at) "
-            "SELECT max(leads.id), max(sources.id), true, CURRENT_TIMESTAMP FROM leads, sources"
-        ))
-        source_id = db.session.execute(text("SELECT max(id) FROM sources")).scalar_one()
-        contact_id = db.session.execute(text("SELECT max(id) FROM contacts")).scalar_one()
+        source_id, contact_id = insert_bare_contact()
         _add(source_id, contact_id, "stored")
         _add(source_id, contact_id + 1000, "contact gone")  # refused before 0013
         _add(source_id + 1000, None, "source gone")

@@ -3,7 +3,6 @@ after migration 0012 (PostgreSQL's check written with one array constant)."""
 
 from __future__ import annotations
 
-import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -12,29 +11,7 @@ from crm_web import create_app
 from crm_web.core.extensions import db
 from crm_web.domain.outcomes import OUTCOMES
 
-from .conftest import fresh_postgresql_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'outcome.sqlite3'}"
-    else:
-        yield from fresh_postgresql_database("crm_test_outcome_check")
-
-
-def _contact_id() -> int:
-    db.session.execute(text(
-        "INSERT INTO sources (name, key, webhook_token, is_active, created_at, form_format) "
-        "VALUES ('Site', 'site', 't', true, CURRENT_TIMESTAMP, 'standard')"
-    ))
-    db.session.execute(text("INSERT INTO leads (name, created_at) VALUES ('Ivan', CURRENT_TIMESTAMP)"))
-    db.session.execute(text(
-        "INSERT INTO contacts (lead_id, source_id, is_active, created_at) "
-        "SELECT (SELECT max(id) FROM leads), (SELECT max(id) FROM sources), true, CURRENT_TIMESTAMP"
-    ))
-    db.session.commit()
-    return db.session.execute(text("SELECT max(id) FROM contacts")).scalar_one()
+from .helpers import insert_bare_contact
 
 
 def _outcome_is_stored(contact_id: int, outcome: str | None) -> bool:
@@ -62,7 +39,7 @@ def test_only_the_known_outcomes_are_stored_at_every_revision_of_the_check(empty
     app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "CRM_WEBHOOK_RATE_LIMIT": ""})
     with app.app_context():
         upgrade()
-        contact_id = _contact_id()
+        _, contact_id = insert_bare_contact()
         _holds(contact_id)
         downgrade(revision="0011_search_indexed_up_to")
         _holds(contact_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, select, text
 
@@ -11,17 +10,6 @@ from crm_web.core.extensions import db
 from crm_web.domain.search import parse_query
 from crm_web.models import Contact, Lead
 from crm_web.services.search import SEARCH_INDEXES, SEARCH_TABLES, contact_condition, lead_condition
-
-from .conftest import fresh_postgresql_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path):
-    """The URL of a database with no schema yet (this module migrates it step by step)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'search.sqlite3'}"
-    else:
-        yield from fresh_postgresql_database("crm_test_search_migration")
 
 
 def found(query: str) -> tuple[list[int], list[int]]:
