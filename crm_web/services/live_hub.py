@@ -77,10 +77,14 @@ class LiveHub:
     def stopped(self) -> bool:
         return self._stopped
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 0.0) -> None:
+        """Wake every stream to end; with `wait`, give the watcher that long to finish its round."""
         with self._changed:
             self._stopped = True
             self._changed.notify_all()
+            watcher = self._watcher
+        if wait and watcher is not None:
+            watcher.join(wait)
 
     def _ready(self, operator_id, version: str, not_before: float, count_not_before: float) -> bool:
         if self._stopped:
@@ -105,6 +109,11 @@ class LiveHub:
             except SQLAlchemyError:
                 failures += 1
                 log.warning("live: the database did not answer", exc_info=failures == 1)
+                continue
+            except Exception:
+                # Anything else is a bug, but a dead watcher would freeze every page of the process.
+                failures += 1
+                log.exception("live: the watcher's round failed")
                 continue
             self.reads += 1
             with self._changed:

@@ -176,19 +176,44 @@ def test_the_stream_ends_asking_for_a_new_ticket_when_its_ticket_runs_out(app, s
 
 def test_the_watcher_reads_twice_per_round_however_many_streams_are_open(app, factory, hub, stream):
     operators = [factory.operator(f"Op {i}") for i in range(3)]
-    pages = [Opened(stream, f"t={ticket(operators[i % 3].id)}&v=x") for i in range(12)]
-    pages += [Opened(stream, f"t={ticket()}&v=x") for _ in range(4)]
-    time.sleep(0.3)
+    # Listeners are added and removed while the watcher is idle: SQLAlchemy's are not
+    # thread-safe against a dispatch in another thread.
     with recorded_statements(app, any_thread=True) as log:
-        reads = hub.reads
+        pages = [Opened(stream, f"t={ticket(operators[i % 3].id)}&v=x") for i in range(12)]
+        pages += [Opened(stream, f"t={ticket()}&v=x") for _ in range(4)]
+        time.sleep(0.3)
+        reads, seen = hub.reads, len(log.statements)
         time.sleep(0.5)
-        rounds = hub.reads - reads
+        rounds, during = hub.reads - reads, log.statements[seen:]
+        for page in pages:
+            page.close()
+        hub.stop(wait=5)
     assert rounds >= 3
-    selects = [s for s in log.statements if s.lstrip().upper().startswith("SELECT")]
-    # One round may be cut by the recording's start or end.
+    selects = [s for s in during if s.lstrip().upper().startswith("SELECT")]
+    # One round may be cut by the window's start or end.
     assert 2 * (rounds - 1) <= len(selects) <= 2 * (rounds + 1)
-    for page in pages:
-        page.close()
+
+
+def test_the_watcher_outlives_an_unexpected_error_and_the_page_still_hears_the_change(
+    app, client, factory, hub, stream, monkeypatch
+):
+    from crm_web.services import live_hub
+
+    real, failed = live_hub.live_states, []
+
+    def fails_once(*args):
+        if not failed:
+            failed.append(True)
+            raise RuntimeError("a bug in one round")
+        return real(*args)
+
+    monkeypatch.setattr(live_hub, "live_states", fails_once)
+    source = factory.source("Site", key="site")
+    opened = Opened(stream, f"t={ticket()}&v={version_now(app)}")
+    post_json(client, source, {"phone": "+79990000060"})
+    event = opened.next_event(timeout=WAIT_S + 1)
+    assert failed and event["waiting"] == 1
+    opened.close()
 
 
 def test_nothing_open_nothing_read(app, hub, stream):
