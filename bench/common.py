@@ -140,21 +140,22 @@ def app_env(db: Database, port: int, workers: int, extra: dict | None = None) ->
     return env
 
 
-def flask(env: dict[str, str], *args: str) -> str:
+def flask(env: dict[str, str], *args: str, root: Path = ROOT) -> str:
+    """`flask ...` in the checkout at `root` (another commit's, for bench/ab), with this venv."""
     result = subprocess.run(
-        [str(VENV_BIN / "flask"), *args], cwd=ROOT, env=env, capture_output=True, text=True
+        [str(VENV_BIN / "flask"), *args], cwd=root, env=env, capture_output=True, text=True
     )
     if result.returncode != 0:
         raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
 
 
-def prepare_database(db: Database) -> str:
+def prepare_database(db: Database, root: Path = ROOT) -> str:
     """Migrate, create the supervisor; return its API token."""
     env = app_env(db, 0, 1)
-    flask(env, "db", "upgrade")
-    flask(env, "users", "create", SUPERVISOR, "--role", "supervisor", "--password", PASSWORD)
-    return flask(env, "users", "token", SUPERVISOR).strip().splitlines()[-1]
+    flask(env, "db", "upgrade", root=root)
+    flask(env, "users", "create", SUPERVISOR, "--role", "supervisor", "--password", PASSWORD, root=root)
+    return flask(env, "users", "token", SUPERVISOR, root=root).strip().splitlines()[-1]
 
 
 # --- gunicorn ----------------------------------------------------------------
@@ -222,15 +223,16 @@ class Server:
 
 
 def start_server(app: str | None, env: dict[str, str], port: int, workers: int, log_path: Path,
-                 pythonpath: str | None = None, config: str = "gunicorn.conf.py") -> Server:
-    """`app` None: the one `config` names (stream.conf.py: the live stream)."""
-    args = [str(VENV_BIN / "gunicorn"), "-c", str(ROOT / config)]
+                 pythonpath: str | None = None, config: str = "gunicorn.conf.py",
+                 root: Path = ROOT) -> Server:
+    """`app` None: the one `config` names (stream.conf.py: the live stream). `root`: the checkout served."""
+    args = [str(VENV_BIN / "gunicorn"), "-c", str(root / config)]
     if pythonpath:
         args += ["--pythonpath", pythonpath]
     if app:
         args.append(app)
     out = open(log_path, "w")  # noqa: SIM115 - owned by the server's lifetime
-    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(args, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(process, port, log_path, workers)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
