@@ -163,6 +163,9 @@ class _Log:
             self.flush(engine)
         except SQLAlchemyError:  # a log: the requests' answers never depended on it
             log.warning("deliveries: could not write %s", "the waiting rows", exc_info=True)
+        except Exception:
+            # A bug; the writer thread must outlive it, or later rows would wait for FLUSH_AT.
+            log.exception("deliveries: writing the waiting rows failed")
 
     def flush_all(self) -> None:
         with self.lock:

@@ -43,6 +43,26 @@ def test_the_processes_writer_writes_a_delivery_within_a_second(app, client, fac
     assert (row.status, row.contact_id) == (201, contact_id)
 
 
+def test_the_processes_writer_outlives_an_unexpected_error(app, client, factory, monkeypatch):
+    real, failed = deliveries._write, []
+
+    def fails_once(*args):
+        if not failed:
+            failed.append(True)
+            raise RuntimeError("a bug in one batch")
+        return real(*args)
+
+    monkeypatch.setattr(deliveries, "_write", fails_once)
+    source = factory.source("Site", key="site")
+    post_json(client, source, {"phone": "+79990000044"})
+    time.sleep(deliveries.FLUSH_EVERY + 0.3)  # that batch fails in the writer thread
+    contact_id = post_json(client, source, {"phone": "+79990000045"}).get_json()["contact"]["id"]
+    deadline = time.monotonic() + deliveries.FLUSH_EVERY + 1
+    while not rows(app, source.id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert failed and [r.contact_id for r in rows(app, source.id)] == [contact_id]
+
+
 def test_the_request_that_fills_a_batch_writes_it_once_answered(app, client, factory, monkeypatch):
     monkeypatch.setattr(deliveries, "FLUSH_AT", 3)
     monkeypatch.setattr(deliveries, "FLUSH_EVERY", 60.0)  # the process's writer thread waits meanwhile
