@@ -124,8 +124,6 @@ def main() -> int:
                             capture_output=True, text=True).stdout.strip()
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
                           capture_output=True, text=True).stdout.strip()
-    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(other_root), commit], cwd=ROOT,
-                   check=True)
     window = int(max(2000, 3000 * args.seconds))
     warm, peak = work / "warm.tsv", work / "peak.tsv"
     generate(warm, int(max(2000, 5000 * args.warmup)), 0, seed=100, form_format=args.format)
@@ -138,6 +136,8 @@ def main() -> int:
                     "workers": args.workers, "clients": args.clients, "seconds": args.seconds}
     ok = True
     try:
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(other_root), commit], cwd=ROOT,
+                       check=True)
         for side in sides:
             serve(side, args.database, args.format, args.workers, work)
         at_once(sides, "warm-up", warm, args.clients, args.warmup, int(max(2000, 5000 * args.warmup)),

@@ -136,3 +136,17 @@ def insert_bare_contact() -> tuple[int, int]:
         db.session.execute(text("SELECT max(id) FROM sources")).scalar_one(),
         db.session.execute(text("SELECT max(id) FROM contacts")).scalar_one(),
     )
+
+
+class FailsOnce:
+    """`real`, raising RuntimeError (a bug, not a database error) on its first call only."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.failed = False
+
+    def __call__(self, *args, **kwargs):
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("a bug in one call")
+        return self.real(*args, **kwargs)

@@ -16,7 +16,7 @@ from crm_web.live_stream import LiveStream
 from crm_web.services import live as live_service
 from crm_web.services.live import live_state, make_ticket
 from crm_web.services.live_hub import LiveHub
-from tests.helpers import recorded_statements
+from tests.helpers import FailsOnce, recorded_statements
 
 from ..webhooks.helpers import post_json
 
@@ -199,20 +199,13 @@ def test_the_watcher_outlives_an_unexpected_error_and_the_page_still_hears_the_c
 ):
     from crm_web.services import live_hub
 
-    real, failed = live_hub.live_states, []
-
-    def fails_once(*args):
-        if not failed:
-            failed.append(True)
-            raise RuntimeError("a bug in one round")
-        return real(*args)
-
-    monkeypatch.setattr(live_hub, "live_states", fails_once)
+    failing = FailsOnce(live_hub.live_states)
+    monkeypatch.setattr(live_hub, "live_states", failing)
     source = factory.source("Site", key="site")
     opened = Opened(stream, f"t={ticket()}&v={version_now(app)}")
     post_json(client, source, {"phone": "+79990000060"})
     event = opened.next_event(timeout=WAIT_S + 1)
-    assert failed and event["waiting"] == 1
+    assert failing.failed and event["waiting"] == 1
     opened.close()
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from crm_web.core.extensions import db
 from crm_web.models import WebhookDelivery
 from crm_web.services import deliveries
-from tests.helpers import recorded_statements
+from tests.helpers import FailsOnce, recorded_statements
 
 from .helpers import assert_created, post_json
 
@@ -44,15 +44,8 @@ def test_the_processes_writer_writes_a_delivery_within_a_second(app, client, fac
 
 
 def test_the_processes_writer_outlives_an_unexpected_error(app, client, factory, monkeypatch):
-    real, failed = deliveries._write, []
-
-    def fails_once(*args):
-        if not failed:
-            failed.append(True)
-            raise RuntimeError("a bug in one batch")
-        return real(*args)
-
-    monkeypatch.setattr(deliveries, "_write", fails_once)
+    failing = FailsOnce(deliveries._write)
+    monkeypatch.setattr(deliveries, "_write", failing)
     source = factory.source("Site", key="site")
     post_json(client, source, {"phone": "+79990000044"})
     time.sleep(deliveries.FLUSH_EVERY + 0.3)  # that batch fails in the writer thread
@@ -60,7 +53,7 @@ def test_the_processes_writer_outlives_an_unexpected_error(app, client, factory,
     deadline = time.monotonic() + deliveries.FLUSH_EVERY + 1
     while not rows(app, source.id) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert failed and [r.contact_id for r in rows(app, source.id)] == [contact_id]
+    assert failing.failed and [r.contact_id for r in rows(app, source.id)] == [contact_id]
 
 
 def test_the_request_that_fills_a_batch_writes_it_once_answered(app, client, factory, monkeypatch):
