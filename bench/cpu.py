@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 from common import ROOT, Database, app_env, log  # noqa: E402
+from loadgen import tilda_body  # noqa: E402
 
 WARMUP = 50
 COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
@@ -36,6 +37,8 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=300, help="webhook calls measured (300)")
     p.add_argument("--databases", default="sqlite,postgresql", help="comma-separated (both)")
+    p.add_argument("--format", default="standard",
+                   help="the source's form_format: standard (JSON) or site_form (Tilda's urlencoded body)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
     p.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)
@@ -48,7 +51,7 @@ def _driver_url(url: str) -> str:
     return _normalise_database_url(url)
 
 
-def seed(url: str) -> None:
+def seed(url: str, form_format: str = "standard") -> None:
     """Migrate and create 20 operators and one source with a weight table of 5."""
     from decimal import Decimal
 
@@ -64,7 +67,7 @@ def seed(url: str) -> None:
         operators = [Operator(name=f"Operator {i}", max_load=9_999) for i in range(20)]
         db.session.add_all(operators)
         db.session.flush()
-        source = Source(name="Site", key="site", webhook_token="bench-token")
+        source = Source(name="Site", key="site", webhook_token="bench-token", form_format=form_format)
         db.session.add(source)
         db.session.flush()
         for i, operator in enumerate(operators[:5]):
@@ -73,7 +76,7 @@ def seed(url: str) -> None:
         db.engine.dispose()
 
 
-def child(url: str, requests: int, offset: int) -> None:
+def child(url: str, requests: int, offset: int, form_format: str) -> None:
     """Warm up, then make `requests` webhook calls; valgrind counts the whole process."""
     from werkzeug.test import EnvironBuilder
 
@@ -89,9 +92,13 @@ def child(url: str, requests: int, offset: int) -> None:
             body = {"phone": f"+7 916 {n - 7:07d}", "message": "Again."}
         else:
             body = {"phone": f"8 916 {n - 8:07d}", "email": f"client{n}@example.com"}
+        if form_format == "site_form":
+            data, content_type = tilda_body(body, f"{n}"), "application/x-www-form-urlencoded"
+        else:
+            data, content_type = json.dumps(body), "application/json"
         return EnvironBuilder(
-            path="/webhooks/site", method="POST", data=json.dumps(body),
-            headers={"X-Webhook-Token": "bench-token", "Content-Type": "application/json"},
+            path="/webhooks/site", method="POST", data=data,
+            headers={"X-Webhook-Token": "bench-token", "Content-Type": content_type},
         ).get_environ()
 
     def start_response(status, _headers, _exc=None):
@@ -103,11 +110,11 @@ def child(url: str, requests: int, offset: int) -> None:
         b"".join(app(env, start_response))
 
 
-def count(url: str, requests: int, offset: int, env: dict[str, str]) -> int:
+def count(url: str, requests: int, offset: int, env: dict[str, str], form_format: str) -> int:
     command = [
         "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
         sys.executable, __file__, "--child", "--url", url,
-        "--requests", str(requests), "--offset", str(offset),
+        "--requests", str(requests), "--offset", str(offset), "--format", form_format,
     ]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     match = COLLECTED.search(result.stderr)
@@ -119,7 +126,7 @@ def count(url: str, requests: int, offset: int, env: dict[str, str]) -> int:
 def main() -> None:
     args = parse_args()
     if args.child:
-        child(args.url, args.requests, args.offset)
+        child(args.url, args.requests, args.offset, args.format)
         return
     if subprocess.run(["which", "valgrind"], capture_output=True).returncode != 0:
         sys.exit("valgrind is not installed (apt-get install valgrind).")
@@ -128,13 +135,13 @@ def main() -> None:
         try:
             # As a served worker: no Alembic loaded, JSON log lines.
             env = app_env(database, 0, 1, {"CRM_SERVING": "1"})
-            seed(database.url)
+            seed(database.url, args.format)
             log(f"[{kind}] counting (two runs under valgrind, about a minute each)")
-            base = count(database.url, 0, 0, env)
-            full = count(database.url, args.requests, 1_000_000, env)
+            base = count(database.url, 0, 0, env, args.format)
+            full = count(database.url, args.requests, 1_000_000, env, args.format)
             per_request = (full - base) / args.requests
-            print(f"  {kind:<11} {per_request / 1e6:6.2f} M instructions per webhook call "
-                  f"({args.requests} calls; warm-up {WARMUP})", flush=True)
+            print(f"  {kind:<11} {per_request / 1e6:6.2f} M instructions per webhook call ({args.format}, "
+                  f"{args.requests} calls; warm-up {WARMUP})", flush=True)
         finally:
             database.drop()
 

@@ -93,13 +93,13 @@ def generate(path: Path, count: int, phase: int, seed: int, form_format: str = "
                 seen.append((phone, email))
             kinds[kind] += 1
             if form_format == "site_form":
-                out.write(f"{source}\t{FORM}\t{_tilda_body(body, f'{phase}{seed}:{i}')}\n")
+                out.write(f"{source}\t{FORM}\t{tilda_body(body, f'{phase}{seed}:{i}')}\n")
             else:
                 out.write(f"{source}\t{JSON}\t{json.dumps(body)}\n")
     return dict(kinds)
 
 
-def _tilda_body(fields: dict, tranid: str) -> str:
+def tilda_body(fields: dict, tranid: str) -> str:
     names = {"name": "Name", "phone": "Phone", "email": "Email", "message": "Comments"}
     pairs = [(names[k], v) for k, v in fields.items()]
     pairs += [("tranid", tranid), ("formid", "form713894520"), ("COOKIES", TILDA_COOKIES)]

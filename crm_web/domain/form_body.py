@@ -267,18 +267,34 @@ def join_into(out: dict[str, str], name: str, text: str) -> None:
     out[name] = f"{out[name]}, {text}" if name in out else text
 
 
+# Field names repeat from one submission to the next, so what is worked out from a name is kept,
+# per worker, for names up to this long: a sender inventing long names cannot fill the memory.
+_CACHED_NAME = 100
+
+
 def normalise_name(name: str) -> str:
     """Case-insensitive, ignoring spaces, `-`, `_` and a trailing `-<digits>` (CF7's `tel-715`)."""
+    return _normalised(name) if len(name) <= _CACHED_NAME else _normalise(name)
+
+
+def _normalise(name: str) -> str:
     return _SEPARATORS.sub("", _TRAILING_NUMBER.sub("", name.strip().casefold()))
 
 
+_normalised = lru_cache(maxsize=4096)(_normalise)
+
+
 def is_secret_name(name: object) -> bool:
-    return isinstance(name, str) and _is_secret(name)
+    if not isinstance(name, str):
+        return False
+    return _is_secret_cached(name) if len(name) <= _CACHED_NAME else _is_secret(name)
 
 
-@lru_cache(maxsize=4096)  # every delivery's body asks it of each field name; the names repeat
 def _is_secret(name: str) -> bool:
     return _SEPARATORS.sub("", name.strip().casefold()) in SECRET_NAMES
+
+
+_is_secret_cached = lru_cache(maxsize=4096)(_is_secret)
 
 
 def _role_of(name: str) -> str | None:
@@ -333,6 +349,8 @@ def validate_field_map(value: object) -> dict[str, str]:
 
 def mapped_role(names: Iterable[str], field_map: Mapping[str, str]) -> str | None:
     """The target field_map gives a field known by `names`: exact first, then case and separators aside."""
+    if not field_map:
+        return None
     candidates = [name for name in names if name]
     for name in candidates:
         if field_map.get(name) in TARGETS:

@@ -14,8 +14,10 @@ from crm_web.domain.form_body import (
     body_fields,
     decode_form,
     flatten,
+    is_secret_name,
     mapped_role,
     nest,
+    normalise_name,
     validate_field_map,
 )
 
@@ -330,3 +332,17 @@ json_values = st.recursive(
 @given(st.dictionaries(st.text(max_size=8), json_values, max_size=6))
 def test_flatten_never_fails_on_any_json_object(body):
     assert all(isinstance(v, str) and v for v in flatten(body).values())
+
+
+def test_what_is_kept_per_field_name_holds_short_names_only():
+    from crm_web.domain import form_body
+
+    long_names = [f"Телефон {'x' * 200} {n}" for n in range(50)]
+    before = (form_body._normalised.cache_info().currsize, form_body._is_secret_cached.cache_info().currsize)
+    for name in long_names:
+        assert normalise_name(name) == normalise_name(name.upper())
+        assert not is_secret_name(name)
+    after = (form_body._normalised.cache_info().currsize, form_body._is_secret_cached.cache_info().currsize)
+    assert after == before
+    assert normalise_name("Your-Phone-715") == normalise_name("your phone")
+    assert is_secret_name(" Webhook-Token ")
