@@ -23,7 +23,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import expect
 
-from crm_web.services.deliveries import FLUSH_EVERY
+from crm_web.services.deliveries import LONGEST_WAIT
 
 pytestmark = pytest.mark.slow
 
@@ -102,8 +102,8 @@ def test_a_tilda_like_form_delivery_is_listed_on_the_source_page_with_what_becam
     assert answer.value.status == 201
 
     # The supervisor sees the delivery: when, the answer, what became of each field. The worker that
-    # took the post writes its delivery row within FLUSH_EVERY (the page may come from another).
-    time.sleep(FLUSH_EVERY + 0.3)
+    # took the post writes its delivery row within LONGEST_WAIT (the page may come from another).
+    time.sleep(LONGEST_WAIT + 0.3)
     staff.goto(f"/sources/{source.id}")
     items = deliveries.locator("ol.deliveries > li")
     expect(items).to_have_count(1)

@@ -36,7 +36,7 @@ def test_the_intakes_transaction_writes_no_delivery_row(app, client, factory):
 def test_the_processes_writer_writes_a_delivery_within_a_second(app, client, factory):
     source = factory.source("Site", key="site")
     contact_id = post_json(client, source, {"phone": "+79990000042"}).get_json()["contact"]["id"]
-    deadline = time.monotonic() + deliveries.FLUSH_EVERY + 1
+    deadline = time.monotonic() + deliveries.LONGEST_WAIT + 1
     while not rows(app, source.id) and time.monotonic() < deadline:
         time.sleep(0.05)
     (row,) = rows(app, source.id)
@@ -48,12 +48,24 @@ def test_the_processes_writer_outlives_an_unexpected_error(app, client, factory,
     monkeypatch.setattr(deliveries, "_write", failing)
     source = factory.source("Site", key="site")
     post_json(client, source, {"phone": "+79990000044"})
-    time.sleep(deliveries.FLUSH_EVERY + 0.3)  # that batch fails in the writer thread
+    time.sleep(deliveries.LONGEST_WAIT + 0.3)  # that batch fails in the writer thread
     contact_id = post_json(client, source, {"phone": "+79990000045"}).get_json()["contact"]["id"]
-    deadline = time.monotonic() + deliveries.FLUSH_EVERY + 1
+    deadline = time.monotonic() + deliveries.LONGEST_WAIT + 1
     while not rows(app, source.id) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert failing.failed and [r.contact_id for r in rows(app, source.id)] == [contact_id]
+
+
+def test_a_busy_worker_writes_rows_due_after_an_answer_not_from_its_thread(app, client, factory, monkeypatch):
+    monkeypatch.setattr(deliveries, "QUIET", 60.0)  # the process's writer thread waits meanwhile
+    source = factory.source("Site", key="site")
+    assert_created(post_json(client, source, {"phone": "+79990000046"}))
+    time.sleep(deliveries.FLUSH_EVERY + 0.1)
+    assert rows(app, source.id) == []
+    second = post_json(client, source, {"phone": "+79990000047"})
+    assert_created(second)
+    second.close()  # as the WSGI server closes it once the answer is sent
+    assert [r.status for r in rows(app, source.id)] == [201, 201]
 
 
 def test_the_request_that_fills_a_batch_writes_it_once_answered(app, client, factory, monkeypatch):
