@@ -31,16 +31,11 @@ from pathlib import Path
 
 from common import (
     ROOT,
-    Api,
     Database,
-    app_env,
     check_loads,
-    create_workload,
     default_workers,
-    free_port,
     log,
-    prepare_database,
-    start_server,
+    serve_workload,
 )
 from loadgen import ensure_wrk, generate, run_wrk
 
@@ -67,19 +62,6 @@ class Side:
     server: object = None
     sources: list = field(default_factory=list)
     runs: list = field(default_factory=list)
-
-
-def serve(side: Side, kind: str, form_format: str, workers: int, work: Path) -> None:
-    side.db = Database.create(kind, "ab")
-    token = prepare_database(side.db, root=side.root)
-    port = free_port()
-    side.server = start_server("wsgi:app", app_env(side.db, port, workers), port, workers,
-                               work / f"{side.name}.log", root=side.root)
-    api = Api(side.server.base, token)
-    side.sources = create_workload(api)
-    if form_format != "standard":
-        for source in side.sources:
-            api.call("PATCH", f"/sources/{source.id}", {"form_format": form_format})
 
 
 def at_once(sides: list[Side], label: str, path: Path, clients: int, seconds: float, lines: int,
@@ -139,7 +121,9 @@ def main() -> int:
         subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(other_root), commit], cwd=ROOT,
                        check=True)
         for side in sides:
-            serve(side, args.database, args.format, args.workers, work)
+            side.db = Database.create(args.database, "ab")
+            side.server, side.sources = serve_workload(side.db, args.workers, work / f"{side.name}.log",
+                                                       args.format, root=side.root)
         at_once(sides, "warm-up", warm, args.clients, args.warmup, int(max(2000, 5000 * args.warmup)),
                 keep=False)
         ratios = []

@@ -323,8 +323,8 @@ SOURCES = (
 SOURCE_SHARES = (0.35, 0.25, 0.15, 0.15, 0.10)
 
 
-def create_workload(api: Api) -> list[SourceInfo]:
-    """20 operators and 5 sources with weight tables, through the API."""
+def create_workload(api: Api, form_format: str = "standard") -> list[SourceInfo]:
+    """20 operators and 5 sources with weight tables, through the API; the sources in `form_format`."""
     ids = {}
     for spec in OPERATORS:
         ids[int(spec["name"].split()[1])] = api.call("POST", "/operators", spec)["id"]
@@ -333,8 +333,24 @@ def create_workload(api: Api) -> list[SourceInfo]:
         created = api.call("POST", "/sources", {"name": name, "key": key})
         rules = [{"operator_id": ids[n], "weight": str(10 + (n * 7) % 40)} for n in members]
         api.call("PUT", f"/sources/{created['id']}/distribution", {"rules": rules})
+        if form_format != "standard":
+            api.call("PATCH", f"/sources/{created['id']}", {"form_format": form_format})
         sources.append(SourceInfo(created["id"], key, created["webhook_token"]))
     return sources
+
+
+def serve_workload(db: Database, workers: int, log_path: Path, form_format: str = "standard",
+                   root: Path = ROOT) -> tuple[Server, list[SourceInfo]]:
+    """The checkout at `root` migrated onto `db` and served by gunicorn, with the workload in it
+    (`create_workload`). The caller stops the server, also when this raises after starting it."""
+    token = prepare_database(db, root=root)
+    port = free_port()
+    server = start_server("wsgi:app", app_env(db, port, workers), port, workers, log_path, root=root)
+    try:
+        return server, create_workload(Api(server.base, token), form_format)
+    except BaseException:
+        server.stop()
+        raise
 
 
 def check_loads(db: Database) -> tuple[bool, str]:

@@ -42,16 +42,14 @@ from pathlib import Path
 
 from common import (
     ROOT,
-    Api,
     Database,
     app_env,
     check_loads,
-    create_workload,
     default_workers,
     free_port,
     gunicorn_settings,
     log,
-    prepare_database,
+    serve_workload,
     start_server,
 )
 from loadgen import ensure_wrk, generate, read_requests, run_paced, run_wrk
@@ -184,18 +182,9 @@ def serve(kind: str, form_format: str, work: Path, workers: int) -> Target:
     db = Database.create(kind, "intake" if form_format == "standard" else f"intake_{form_format}")
     target = Target(name, None, [], db, form_format)
     try:
-        token = prepare_database(db)
-        port = free_port()
-        target.server = start_server("wsgi:app", app_env(db, port, workers), port, workers,
-                                     work / f"{name.replace(' ', '-')}.log")
-        api = Api(target.server.base, token)
-        target.sources = create_workload(api)
-        for source in target.sources:
-            if form_format != "standard":
-                api.call("PATCH", f"/sources/{source.id}", {"form_format": form_format})
+        target.server, target.sources = serve_workload(db, workers, work / f"{name.replace(' ', '-')}.log",
+                                                       form_format)
     except BaseException:
-        if target.server is not None:
-            target.server.stop()
         db.drop()
         raise
     log(f"[{name}] set up in {time.monotonic() - started:.1f} s: 20 operators, 5 sources "
