@@ -25,8 +25,14 @@ from .clients import REQUEST_TIMEOUT, describe, run_at_once, run_in_pool
 
 pytestmark = pytest.mark.slow
 
-# A Redis database of its own: the rate-limit test flushes it.
+# Redis databases of their own (this one and the next): the rate-limit test flushes them.
 REDIS_URL = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def redis_url_for(database_url: str) -> str:
+    """One Redis database per engine: the test's two runs go at the same time (pytest-xdist)."""
+    base, _, number = REDIS_URL.rpartition("/")
+    return f"{base}/{int(number) + (0 if database_url.startswith('sqlite') else 1)}"
 
 
 def post_webhook(http, server, source, payload, *, form=False, headers=None):
@@ -225,14 +231,15 @@ def test_same_idempotency_key_from_30_threads_creates_one_contact(factory, start
 # -- rate limit ----------------------------------------------------------------
 
 
-def test_rate_limit_is_shared_by_the_worker_processes(factory, start_server, sql):
+def test_rate_limit_is_shared_by_the_worker_processes(database_url, factory, start_server, sql):
+    redis_url = redis_url_for(database_url)
     try:
-        store = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+        store = redis.Redis.from_url(redis_url, socket_connect_timeout=3)
         store.flushdb()
     except redis.RedisError as exc:
-        pytest.fail(f"Redis is required for this test and is not reachable at {REDIS_URL}: {exc}")
+        pytest.fail(f"Redis is required for this test and is not reachable at {redis_url}: {exc}")
     source = factory.source("Quiz")
-    server = start_server(RATELIMIT_STORAGE_URI=REDIS_URL, CRM_WEBHOOK_RATE_LIMIT="10/minute")
+    server = start_server(RATELIMIT_STORAGE_URI=redis_url, CRM_WEBHOOK_RATE_LIMIT="10/minute")
 
     # Many requests from many threads, so that the (fast) answers are spread
     # over the worker processes rather than all won by one accept() loop.
